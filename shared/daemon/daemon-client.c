@@ -1,0 +1,546 @@
+/*
+ * daemon-client.c: one connected client: checks every incoming message,
+ * answers keepalive, runs calls inline (high priority) or on the worker
+ * pool, enforces the per-client limits and sends replies.
+ */
+#define G_LOG_DOMAIN "modvirt.daemon"
+
+#include "daemon-priv.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "util-error.h"
+
+#define KEEPALIVE_PROGRAM 0x6b656570
+#define KEEPALIVE_PING 1
+#define KEEPALIVE_PONG 2
+
+static void daemon_client_on_message(RpcConn *conn, const RpcHeader *hdr,
+                                     guint8 *msg, size_t len, gpointer data);
+static void daemon_client_on_closed(RpcConn *conn, const char *reason, gpointer data);
+
+static const RpcConnCallbacks daemon_client_callbacks = {
+    .message = daemon_client_on_message,
+    .closed = daemon_client_on_closed,
+};
+
+DaemonClient *
+daemon_client_new(int fd, DaemonSocketKind kind, bool rejected)
+{
+    DaemonClient *client = g_new0(DaemonClient, 1);
+
+    client->refs = 1;
+    client->kind = kind;
+    client->readonly = kind == DAEMON_SOCKET_RO;
+    client->rejected = rejected;
+    client->last_rx = g_get_monotonic_time();
+    g_mutex_init(&client->lock);
+    g_queue_init(&client->pending);
+    client->conn = rpc_conn_new(fd, daemon_main_context(), daemon_limits()->max_message,
+                                &daemon_client_callbacks, client);
+    return client;
+}
+
+DaemonClient *
+daemon_client_ref(DaemonClient *client)
+{
+    g_atomic_int_inc(&client->refs);
+    return client;
+}
+
+static void
+daemon_job_free(DaemonJob *job)
+{
+    if (!job)
+        return;
+    g_free(job->msg);
+    if (job->client)
+        daemon_client_unref(job->client);
+    g_free(job);
+}
+
+void
+daemon_client_unref(DaemonClient *client)
+{
+    if (!client || !g_atomic_int_dec_and_test(&client->refs))
+        return;
+    if (client->priv && daemon_driver()->client_free_private)
+        daemon_driver()->client_free_private(client->priv);
+    g_list_free_full(client->callbacks, g_free);
+    g_queue_clear_full(&client->pending, (GDestroyNotify)daemon_job_free);
+    rpc_conn_unref(client->conn);
+    g_free(client->uri);
+    g_mutex_clear(&client->lock);
+    g_free(client);
+}
+
+DaemonClient *
+daemon_call_client(RpcServerCall *call)
+{
+    return call->client;
+}
+
+bool
+daemon_client_readonly(DaemonClient *client)
+{
+    return client->readonly;
+}
+
+DaemonSocketKind
+daemon_client_socket_kind(DaemonClient *client)
+{
+    return client->kind;
+}
+
+bool
+daemon_client_is_open(DaemonClient *client)
+{
+    bool open;
+
+    g_mutex_lock(&client->lock);
+    open = client->opened;
+    g_mutex_unlock(&client->lock);
+    return open;
+}
+
+const char *
+daemon_client_uri(DaemonClient *client)
+{
+    /* set once at open, never changed afterwards */
+    return client->uri;
+}
+
+void
+daemon_client_set_open(DaemonClient *client, const char *uri)
+{
+    g_mutex_lock(&client->lock);
+    client->opened = true;
+    g_free(client->uri);
+    client->uri = g_strdup(uri);
+    g_mutex_unlock(&client->lock);
+}
+
+gpointer
+daemon_client_get_private(DaemonClient *client)
+{
+    return client->priv;
+}
+
+void
+daemon_client_set_private(DaemonClient *client, gpointer priv)
+{
+    client->priv = priv;
+}
+
+bool
+daemon_client_keepalive_enabled(DaemonClient *client)
+{
+    return client->keepalive;
+}
+
+void
+daemon_client_enable_keepalive(DaemonClient *client)
+{
+    if (daemon_limits()->keepalive_interval > 0)
+        client->keepalive = true;
+}
+
+bool
+daemon_client_peer(DaemonClient *client, uid_t *ret_uid, gid_t *ret_gid, pid_t *ret_pid)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(rpc_conn_fd(client->conn), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return false;
+    if (ret_uid)
+        *ret_uid = cred.uid;
+    if (ret_gid)
+        *ret_gid = cred.gid;
+    if (ret_pid)
+        *ret_pid = cred.pid;
+    return true;
+}
+
+void
+daemon_client_send_raw(DaemonClient *client, guint8 *msg, size_t len)
+{
+    rpc_conn_send(client->conn, msg, len);
+}
+
+void
+daemon_client_send_event(DaemonClient *client, gint32 proc, RpcEncodeFunc enc,
+                         const void *payload)
+{
+    RpcHeader hdr = { REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, proc,
+                      RPC_TYPE_MESSAGE, 1, RPC_STATUS_OK };
+    g_autoptr(GError) error = NULL;
+    size_t len;
+    guint8 *msg = rpc_message_build(&hdr, enc, payload, &len, &error);
+
+    if (!msg) {
+        g_warning("cannot send event %d: %s", proc, error->message);
+        return;
+    }
+    rpc_conn_send(client->conn, msg, len);
+}
+
+void
+daemon_client_reply_error(DaemonClient *client, const RpcHeader *hdr, const GError *err)
+{
+    size_t len;
+    guint8 *msg = rpc_message_build_error(hdr, err, &len);
+
+    g_debug("call %s proc=%d serial=%u failed: %s (%s)",
+            hdr->prog == REMOTE_PROGRAM ? "remote" : "other", hdr->proc, hdr->serial,
+            err->message, util_error_code_name(util_error_code(err)));
+    rpc_conn_send(client->conn, msg, len);
+}
+
+void
+daemon_client_set_reading(DaemonClient *client, bool reading)
+{
+    rpc_conn_set_reading(client->conn, reading);
+}
+
+void
+daemon_client_close(DaemonClient *client)
+{
+    g_mutex_lock(&client->lock);
+    if (client->closed) {
+        g_mutex_unlock(&client->lock);
+        return;
+    }
+    client->closed = true;
+    g_mutex_unlock(&client->lock);
+    rpc_conn_close_after_flush(client->conn);
+    daemon_server_client_gone(client);
+}
+
+static void
+daemon_client_on_closed(RpcConn *conn G_GNUC_UNUSED, const char *reason, gpointer data)
+{
+    DaemonClient *client = data;
+
+    g_debug("client disconnected: %s", reason);
+    g_mutex_lock(&client->lock);
+    client->closed = true;
+    g_mutex_unlock(&client->lock);
+    daemon_server_client_gone(client);
+}
+
+/* ------------------------------------------------------------ keepalive */
+
+static void
+daemon_client_send_keepalive(DaemonClient *client, gint32 proc)
+{
+    RpcHeader hdr = { KEEPALIVE_PROGRAM, 1, proc, RPC_TYPE_MESSAGE, 0, RPC_STATUS_OK };
+    size_t len;
+    guint8 *msg = rpc_message_build(&hdr, NULL, NULL, &len, NULL);
+
+    rpc_conn_send(client->conn, msg, len);
+}
+
+void
+daemon_client_keepalive_tick(DaemonClient *client, gint64 now)
+{
+    const DaemonLimits *lim = daemon_limits();
+    gint64 interval = (gint64)lim->keepalive_interval * G_USEC_PER_SEC;
+    bool close_it = false;
+    bool ping = false;
+
+    if (!client->keepalive || interval <= 0)
+        return;
+    g_mutex_lock(&client->lock);
+    if (!client->closed && now - client->last_rx >= interval &&
+        now - client->last_ping >= interval) {
+        if (client->pings_unanswered >= lim->keepalive_count) {
+            close_it = true;
+        } else {
+            client->pings_unanswered++;
+            client->last_ping = now;
+            ping = true;
+        }
+    }
+    g_mutex_unlock(&client->lock);
+    if (close_it) {
+        g_info("client did not answer %u keepalive pings: closing the connection",
+               lim->keepalive_count);
+        daemon_client_close(client);
+    } else if (ping) {
+        daemon_client_send_keepalive(client, KEEPALIVE_PING);
+    }
+}
+
+/* ------------------------------------------------------------ calls */
+
+static bool
+daemon_call_invoke(RpcServerCall *call, const void *args, void *ret, GError **error)
+{
+    const DaemonDriver *drv = daemon_driver();
+    bool missing = true;
+    bool ok = false;
+
+    switch (call->hdr.prog) {
+    case REMOTE_PROGRAM:
+        if (drv->ops)
+            ok = remote_server_invoke(drv->ops, call->hdr.proc, call, args, ret, &missing, error);
+        if (missing)
+            ok = remote_server_invoke(&daemon_common_ops, call->hdr.proc, call, args, ret,
+                                      &missing, error);
+        break;
+    case ADMIN_PROGRAM:
+        ok = admin_server_invoke(&daemon_admin_ops, call->hdr.proc, call, args, ret,
+                                 &missing, error);
+        break;
+    default:
+        break;
+    }
+    if (missing) {
+        util_error_set(error, VIR_FROM_RPC, VIR_ERR_RPC, "unknown procedure: %d",
+                       call->hdr.proc);
+        return false;
+    }
+    return ok;
+}
+
+/* Decode, run and answer one call. */
+static void
+daemon_call_execute(DaemonClient *client, RpcServerCall *call, const guint8 *msg, size_t len)
+{
+    const RpcProcInfo *info = call->info;
+    g_autoptr(GError) error = NULL;
+    g_autofree void *args = NULL;
+    g_autofree void *ret = NULL;
+    bool args_ok = true;
+    guint8 *out = NULL;
+    size_t outlen = 0;
+
+    if (info->args_size) {
+        args = g_malloc0(info->args_size);
+        args_ok = rpc_payload_decode(msg + RPC_MIN_LEN, len - RPC_MIN_LEN, info->dec_args,
+                                     info->free_args, args, &error);
+    } else if (len != RPC_MIN_LEN) {
+        util_error_set(&error, VIR_FROM_RPC, VIR_ERR_RPC,
+                       "Unable to decode message payload: procedure %s takes no arguments",
+                       info->name);
+        args_ok = false;
+    }
+    if (args_ok) {
+        if (info->ret_size)
+            ret = g_malloc0(info->ret_size);
+        if (daemon_call_invoke(call, args, ret, &error)) {
+            RpcHeader rh = call->hdr;
+            rh.type = RPC_TYPE_REPLY;
+            rh.status = RPC_STATUS_OK;
+            out = rpc_message_build(&rh, info->enc_ret, ret, &outlen, &error);
+        }
+        if (info->free_args)
+            info->free_args(args);
+        if (ret && info->free_ret)
+            info->free_ret(ret);
+    }
+    if (!out) {
+        daemon_client_reply_error(client, &call->hdr, error);
+        return;
+    }
+    rpc_conn_send(client->conn, out, outlen);
+}
+
+void
+daemon_job_run(DaemonJob *job)
+{
+    DaemonClient *client = job->client;
+    DaemonJob *next = NULL;
+
+    daemon_call_execute(client, &job->call, job->msg, job->len);
+    g_mutex_lock(&client->lock);
+    next = g_queue_pop_head(&client->pending);
+    if (!next)
+        client->in_flight--;
+    g_mutex_unlock(&client->lock);
+    daemon_job_free(job);
+    if (next)
+        daemon_server_push_job(next);
+}
+
+static void
+daemon_client_error(DaemonClient *client, const RpcHeader *hdr, int domain, int code,
+                    const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+
+static void
+daemon_client_error(DaemonClient *client, const RpcHeader *hdr, int domain, int code,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+
+    va_start(ap, fmt);
+    text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    err = g_error_new_literal(util_error_quark(domain), code, text);
+    daemon_client_reply_error(client, hdr, err);
+}
+
+/* Procedures allowed before CONNECT_OPEN. */
+static bool
+daemon_call_allowed_unopened(const RpcHeader *hdr, const guint8 *msg, size_t len)
+{
+    if (hdr->prog == ADMIN_PROGRAM)
+        return true;
+    if (hdr->prog != REMOTE_PROGRAM)
+        return false;
+    switch (hdr->proc) {
+    case REMOTE_PROC_CONNECT_OPEN:
+    case REMOTE_PROC_CONNECT_CLOSE:
+    case REMOTE_PROC_AUTH_LIST:
+    case REMOTE_PROC_AUTH_SASL_INIT:
+    case REMOTE_PROC_AUTH_SASL_START:
+    case REMOTE_PROC_AUTH_SASL_STEP:
+    case REMOTE_PROC_AUTH_POLKIT:
+        return true;
+    case REMOTE_PROC_CONNECT_SUPPORTS_FEATURE:
+        /* only the keepalive feature may be asked before opening */
+        return len == RPC_MIN_LEN + 4 && rpc_read_u32(msg + RPC_MIN_LEN) == 10;
+    default:
+        return false;
+    }
+}
+
+static void
+daemon_client_handle_call(DaemonClient *client, const RpcHeader *hdr, guint8 *msg, size_t len)
+{
+    const DaemonLimits *lim = daemon_limits();
+    const RpcProcInfo *info;
+    DaemonJob *job;
+    bool queued = false;
+    bool overflow = false;
+
+    if (client->rejected) {
+        daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_RPC,
+                            "Too many active clients (%u), dropping connection",
+                            lim->max_clients);
+        g_free(msg);
+        daemon_client_close(client);
+        return;
+    }
+    if (hdr->status != RPC_STATUS_OK) {
+        daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_RPC,
+                            "Unexpected message status %d", hdr->status);
+        goto done;
+    }
+    if (!rpc_program_known(hdr->prog, hdr->vers) ||
+        hdr->prog == KEEPALIVE_PROGRAM ||
+        (hdr->prog == ADMIN_PROGRAM) != (client->kind == DAEMON_SOCKET_ADMIN)) {
+        daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_RPC,
+                            "Cannot find program %u version %u", hdr->prog, hdr->vers);
+        goto done;
+    }
+    if (hdr->type == RPC_TYPE_CALL_WITH_FDS) {
+        daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_OPERATION_UNSUPPORTED,
+                            "passing file descriptors is not supported by %s",
+                            daemon_driver()->name);
+        goto done;
+    }
+    info = rpc_proc_lookup(hdr->prog, hdr->proc);
+    if (!info || info->is_message || !info->described) {
+        daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_RPC,
+                            "unknown procedure: %d", hdr->proc);
+        goto done;
+    }
+    if (client->readonly && !info->readonly) {
+        daemon_client_error(client, hdr, VIR_FROM_NONE, VIR_ERR_OPERATION_DENIED,
+                            "operation forbidden: read only access prevents %s",
+                            info->name);
+        goto done;
+    }
+    if (!daemon_client_is_open(client) && !daemon_call_allowed_unopened(hdr, msg, len)) {
+        daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_INTERNAL_ERROR,
+                            "connection not open");
+        goto done;
+    }
+
+    if (info->high_priority) {
+        RpcServerCall call = { client, *hdr, info };
+        daemon_call_execute(client, &call, msg, len);
+        /* CONNECT_CLOSE (remote and admin both use 2): reply, then hang up */
+        if (hdr->proc == 2 && (hdr->prog == REMOTE_PROGRAM || hdr->prog == ADMIN_PROGRAM))
+            daemon_client_close(client);
+        goto done;
+    }
+
+    job = g_new0(DaemonJob, 1);
+    job->client = daemon_client_ref(client);
+    job->call = (RpcServerCall) { client, *hdr, info };
+    job->msg = msg;
+    job->len = len;
+    g_mutex_lock(&client->lock);
+    if (client->in_flight < lim->max_client_requests) {
+        client->in_flight++;
+    } else if (client->pending.length < lim->max_queued_requests) {
+        g_queue_push_tail(&client->pending, job);
+        queued = true;
+    } else {
+        overflow = true;
+    }
+    g_mutex_unlock(&client->lock);
+    if (overflow) {
+        daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_RPC,
+                            "too many calls waiting on this connection (%u running, %u queued)",
+                            lim->max_client_requests, lim->max_queued_requests);
+        daemon_job_free(job);
+        return;
+    }
+    if (!queued)
+        daemon_server_push_job(job);
+    return;
+
+ done:
+    g_free(msg);
+}
+
+static void
+daemon_client_on_message(RpcConn *conn G_GNUC_UNUSED, const RpcHeader *hdr,
+                         guint8 *msg, size_t len, gpointer data)
+{
+    DaemonClient *client = data;
+    const DaemonDriver *drv = daemon_driver();
+
+    g_mutex_lock(&client->lock);
+    client->last_rx = g_get_monotonic_time();
+    client->pings_unanswered = 0;
+    g_mutex_unlock(&client->lock);
+
+    if (hdr->prog == KEEPALIVE_PROGRAM && hdr->type == RPC_TYPE_MESSAGE) {
+        if (hdr->proc == KEEPALIVE_PING)
+            daemon_client_send_keepalive(client, KEEPALIVE_PONG);
+        g_free(msg);
+        return;
+    }
+    if (drv->raw_message && !client->rejected &&
+        drv->raw_message(client, hdr, msg, len))
+        return;
+
+    switch ((RpcType)hdr->type) {
+    case RPC_TYPE_CALL:
+    case RPC_TYPE_CALL_WITH_FDS:
+        daemon_client_handle_call(client, hdr, msg, len);
+        return;
+    case RPC_TYPE_REPLY:
+    case RPC_TYPE_REPLY_WITH_FDS:
+    case RPC_TYPE_MESSAGE:
+    case RPC_TYPE_STREAM:
+    case RPC_TYPE_STREAM_HOLE:
+        g_debug("dropping unexpected %s packet from client (program 0x%x procedure %d)",
+                rpc_type_name(hdr->type), hdr->prog, hdr->proc);
+        g_free(msg);
+        return;
+    case RPC_TYPE_LAST:
+        break;
+    }
+    g_info("closing a client that sent a packet of unknown type %d", hdr->type);
+    g_free(msg);
+    daemon_client_close(client);
+}
