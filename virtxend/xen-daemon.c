@@ -70,7 +70,6 @@ xen_connect_get_capabilities(RpcServerCall *call, RemoteConnectGetCapabilitiesRe
         return false;
     conf_caps_add_guest(caps, "xen", "x86_64", 64, dm, pv_machines, types);
     conf_caps_add_guest(caps, "hvm", "x86_64", 64, dm, hvm_machines, types);
-    conf_caps_add_guest(caps, "xenpvh", "x86_64", 64, dm, (const char *[]){ "xenpvh", NULL }, types);
     ret->capabilities = conf_caps_format(caps);
     return true;
 }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -47,6 +48,8 @@ typedef struct {
     unsigned int nclients;
     guint idle_timer;
     guint keepalive_timer;
+    int pidfd;
+    char *pidfile;
     int exit_status;
 } DaemonServer;
 
@@ -267,6 +270,53 @@ daemon_make_dirs(GError **error)
         }
     }
     return true;
+}
+
+/* One daemon of a kind per root: a locked pid file in the run directory. */
+static bool
+daemon_pidfile_acquire(GError **error)
+{
+    DaemonServer *s = &daemon_server;
+    g_autofree char *text = NULL;
+    g_autofd_mv int fd = -1;
+
+    s->pidfile = g_strdup_printf("%s/%s.pid", s->paths.rundir, s->driver->name);
+    fd = open(s->pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        util_error_set_errno(error, VIR_FROM_NONE, errno, "cannot open pid file '%s'", s->pidfile);
+        return false;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char buf[32] = "";
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n > 0)
+            buf[n] = '\0';
+        util_error_set(error, VIR_FROM_NONE, VIR_ERR_OPERATION_INVALID,
+                       "%s is already running (pid %s) for '%s'", s->driver->name,
+                       g_strstrip(buf), s->paths.rundir);
+        g_clear_pointer(&s->pidfile, g_free);
+        return false;
+    }
+    text = g_strdup_printf("%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) < 0) {
+        util_error_set_errno(error, VIR_FROM_NONE, errno, "cannot write pid file '%s'", s->pidfile);
+        return false;
+    }
+    s->pidfd = g_steal_fd(&fd);
+    return true;
+}
+
+static void
+daemon_pidfile_release(void)
+{
+    DaemonServer *s = &daemon_server;
+
+    if (s->pidfd >= 0) {
+        unlink(s->pidfile);
+        close(s->pidfd);
+        s->pidfd = -1;
+    }
+    g_clear_pointer(&s->pidfile, g_free);
 }
 
 /* ------------------------------------------------------------ clients */
@@ -627,6 +677,7 @@ daemon_main(const DaemonDriver *driver, int argc, char **argv)
 
     s->driver = driver;
     s->exit_status = EXIT_FAILURE;
+    s->pidfd = -1;
     s->limits = (DaemonLimits) {
         .timeout = 120,
         .max_clients = 5000,
@@ -674,6 +725,8 @@ daemon_main(const DaemonDriver *driver, int argc, char **argv)
     if (!daemon_check_limits(&error))
         goto fail;
     if (!daemon_make_dirs(&error))
+        goto fail;
+    if (!daemon_pidfile_acquire(&error))
         goto fail;
 
     s->ctx = g_main_context_default();
@@ -734,6 +787,7 @@ daemon_main(const DaemonDriver *driver, int argc, char **argv)
     if (s->idle_timer)
         g_source_remove(s->idle_timer);
     g_clear_pointer(&s->loop, g_main_loop_unref);
+    daemon_pidfile_release();
     daemon_paths_clear();
     return s->exit_status;
 }

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Install everything modvirt needs to build, run and test on Debian 12.
+set -euo pipefail
+
+packages=(
+    # build
+    gcc meson ninja-build pkg-config python3
+    libglib2.0-dev libxml2-dev libjson-c-dev libgnutls28-dev libsystemd-dev libcap-ng-dev
+    # run: real QEMU and qemu-img
+    qemu-system-x86 qemu-utils
+    # test: Debian's stock clients, systemd tools, XML tools, process tools
+    libvirt-clients python3-libvirt systemd libxml2-utils procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all ${#packages[@]} packages present"
