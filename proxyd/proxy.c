@@ -667,8 +667,18 @@ proxy_upstream_message(RpcConn *conn, const RpcHeader *hdr, guint8 *msg, size_t 
     rpc_write_u32(msg + RPC_OFFSET_SERIAL, p->call.serial);
     g_hash_table_remove(up->pending, GUINT_TO_POINTER(hdr->serial));
     if (up->kind == PROXY_UP_HYPER && hdr->prog == REMOTE_PROGRAM &&
-        hdr->proc == REMOTE_PROC_CONNECT_OPEN && hdr->status == RPC_STATUS_OK)
-        daemon_client_set_open(pc->client, pc->uri);
+        hdr->proc == REMOTE_PROC_CONNECT_OPEN) {
+        daemon_client_send_raw(pc->client, msg, len);
+        if (hdr->status == RPC_STATUS_OK) {
+            daemon_client_set_open(pc->client, pc->uri);
+        } else {
+            /* the daemon refused: the client may try another URI */
+            pc->up[PROXY_UP_HYPER] = NULL;
+            g_clear_pointer(&pc->uri, g_free);
+            proxy_upstream_free(up);
+        }
+        return;
+    }
     daemon_client_send_raw(pc->client, msg, len);
     if (pc->closing && up->kind == PROXY_UP_HYPER && hdr->prog == REMOTE_PROGRAM &&
         hdr->proc == REMOTE_PROC_CONNECT_CLOSE)

@@ -234,6 +234,13 @@ daemon_paths_init(const char *root)
         p->configdir = g_build_filename(p->root, "etc", NULL);
         p->statedir = g_build_filename(p->root, "lib", NULL);
         p->logdir = g_build_filename(p->root, "log", NULL);
+    } else if (geteuid() != 0) {
+        /* session daemons: the user's own directories */
+        p->rundir = g_build_filename(g_get_user_runtime_dir(), "modvirt", NULL);
+        p->sockdir = g_strdup(p->rundir);
+        p->configdir = g_build_filename(g_get_user_config_dir(), "modvirt", NULL);
+        p->statedir = g_build_filename(g_get_user_state_dir(), "modvirt", NULL);
+        p->logdir = g_build_filename(g_get_user_state_dir(), "modvirt", "log", NULL);
     } else {
         p->rundir = g_build_filename(MODVIRT_RUNSTATEDIR, "modvirt", NULL);
         p->sockdir = g_strdup(p->rundir);
@@ -381,6 +388,13 @@ daemon_server_client_gone(DaemonClient *client)
 }
 
 static gboolean
+daemon_reject_timeout_cb(gpointer data)
+{
+    daemon_client_close(data);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
 daemon_accept_cb(gint fd, GIOCondition cond G_GNUC_UNUSED, gpointer data)
 {
     DaemonListener *l = data;
@@ -400,6 +414,12 @@ daemon_accept_cb(gint fd, GIOCondition cond G_GNUC_UNUSED, gpointer data)
         g_warning("too many active clients (%u), rejecting a new connection",
                   s->limits.max_clients);
     client = daemon_client_new(cfd, l->kind, rejected);
+    if (rejected) {
+        /* a silent client over the limit must not keep its slot */
+        g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, 5, daemon_reject_timeout_cb,
+                                   daemon_client_ref(client),
+                                   (GDestroyNotify)daemon_client_unref);
+    }
     daemon_events_lock();
     s->clients = g_list_prepend(s->clients, client);
     daemon_events_unlock();

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -75,11 +76,11 @@ rpc_conn_shutdown(RpcConn *conn, const char *reason, bool notify)
     g_mutex_lock(&conn->lock);
     g_queue_clear_full(&conn->outq, rpc_conn_out_free);
     conn->queued = 0;
-    g_mutex_unlock(&conn->lock);
     if (conn->fd >= 0) {
         close(conn->fd);
         conn->fd = -1;
     }
+    g_mutex_unlock(&conn->lock);
     if (notify && conn->cb.closed)
         conn->cb.closed(conn, reason, conn->user_data);
 }
@@ -150,16 +151,38 @@ rpc_conn_send(RpcConn *conn, guint8 *msg, size_t len)
         g_free(msg);
         return;
     }
-    o = g_new0(RpcConnOut, 1);
-    o->data = msg;
-    o->len = len;
-    g_queue_push_tail(&conn->outq, o);
-    conn->queued += len;
-    if (conn->outq.length == 1 && !rpc_conn_flush_locked(conn, &err)) {
-        /* the reader notices the broken socket; just stop writing */
-        g_queue_clear_full(&conn->outq, rpc_conn_out_free);
-        conn->queued = 0;
+    if (g_queue_is_empty(&conn->outq)) {
+        /* fast path: nothing queued, try to write it all right away */
+        ssize_t done;
+
+        do {
+            done = send(conn->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (done < 0 && errno == EINTR);
+        if (done == (ssize_t)len) {
+            g_mutex_unlock(&conn->lock);
+            g_free(msg);
+            return;
+        }
+        if (done < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            /* the reader notices the broken socket; just stop writing */
+            g_mutex_unlock(&conn->lock);
+            g_free(msg);
+            return;
+        }
+        o = g_new0(RpcConnOut, 1);
+        o->data = msg;
+        o->len = len;
+        o->off = done > 0 ? done : 0;
+        g_queue_push_tail(&conn->outq, o);
+        conn->queued += len - o->off;
+    } else {
+        o = g_new0(RpcConnOut, 1);
+        o->data = msg;
+        o->len = len;
+        g_queue_push_tail(&conn->outq, o);
+        conn->queued += len;
     }
+    (void)err;
     if (!g_queue_is_empty(&conn->outq) && !conn->want_out && !conn->flush_scheduled) {
         conn->flush_scheduled = true;
         schedule = true;
