@@ -244,6 +244,8 @@ void virSetErrorFunc(void *userData, virErrorFunc handler);
 void virConnSetErrorFunc(virConnectPtr conn, void *userData, virErrorFunc handler);
 virErrorPtr virConnGetLastError(virConnectPtr conn);
 void virConnResetLastError(virConnectPtr conn);
+int virConnCopyLastError(virConnectPtr conn, virErrorPtr to);
+void virDefaultErrorFunc(virErrorPtr err);
 
 #ifdef __cplusplus
 }

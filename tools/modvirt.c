@@ -1,0 +1,524 @@
+/*
+ * modvirt: a virsh-like command line client for the modvirt daemons.
+ *
+ *   modvirt [-c URI] [-r] [-q] COMMAND [OPTIONS]
+ *
+ * Built only on the public API in <libvirt/libvirt.h>, like virsh.  The
+ * commands print what virsh prints for the same command, including the
+ * blank line after each command and the "error: ..." lines on stderr.
+ */
+#define G_LOG_DOMAIN "modvirt.cli"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+
+#include "libvirt/libvirt.h"
+#include "modvirt-config.h"
+
+typedef enum {
+    CLI_OPT_BOOL,       /* --name */
+    CLI_OPT_STRING,     /* --name VALUE, --name=VALUE, or positional */
+    CLI_OPT_LAST
+} CliOptType;
+
+/* How each kind of option is written after its name, in help and errors. */
+static const char *const cli_opt_type_syntax[] = {
+    [CLI_OPT_BOOL] = "",
+    [CLI_OPT_STRING] = " <string>",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(cli_opt_type_syntax) == CLI_OPT_LAST);
+
+typedef struct {
+    const char *name;
+    CliOptType type;
+    const char *help;
+} CliOptDef;
+
+#define CLI_MAX_OPTS 4
+
+typedef struct {
+    bool set[CLI_MAX_OPTS];
+    const char *value[CLI_MAX_OPTS];
+} CliArgs;
+
+typedef struct {
+    virConnectPtr conn;
+    bool quiet;
+} Cli;
+
+typedef struct {
+    const char *name;
+    const char *help;
+    const char *desc;
+    const CliOptDef *opts;          /* NULL-name terminated, or NULL */
+    bool needs_conn;
+    bool (*handler)(Cli *cli, const CliArgs *args);
+} CliCommand;
+
+/* ------------------------------------------------------------ output */
+
+static void G_GNUC_PRINTF(1, 2)
+cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* virsh's last step after a failed command: the library's own message,
+ * if the library reported anything. */
+static void
+cli_report_last_error(void)
+{
+    virErrorPtr err = virGetLastError();
+
+    if (!err)
+        return;
+    cli_error("%s", err->message ? err->message : "unknown error");
+    virResetLastError();
+}
+
+/* Errors are reported by the commands; keep the library from printing its
+ * "libvirt: ... error : ..." lines too. */
+static void
+cli_error_handler(void *data G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
+{
+}
+
+static void
+cli_print_version(const char *label, const char *what, unsigned long version)
+{
+    printf("%s: %s%s%lu.%lu.%lu\n", label, what ? what : "", what ? " " : "",
+           version / 1000000, version / 1000 % 1000, version % 1000);
+}
+
+/* ------------------------------------------------------------ commands */
+
+static const CliOptDef cli_opts_version[] = {
+    { "daemon", CLI_OPT_BOOL, "report daemon version too" },
+    { NULL, CLI_OPT_LAST, NULL },
+};
+
+static bool
+cli_cmd_version(Cli *cli, const CliArgs *args)
+{
+    const char *type = virConnectGetType(cli->conn);
+    unsigned long lib_version = 0;
+    unsigned long api_version = 0;
+    unsigned long hv_version = 0;
+
+    if (!type) {
+        cli_error("failed to get hypervisor type");
+        return false;
+    }
+    cli_print_version("Compiled against library", "libvirt", LIBVIR_VERSION_NUMBER);
+    if (virGetVersion(&lib_version, type, &api_version) < 0) {
+        cli_error("failed to get the library version");
+        return false;
+    }
+    cli_print_version("Using library", "libvirt", lib_version);
+    cli_print_version("Using API", type, api_version);
+
+    if (virConnectGetVersion(cli->conn, &hv_version) < 0) {
+        cli_error("failed to get the hypervisor version");
+        return false;
+    }
+    if (hv_version == 0)
+        printf("Cannot extract running %s hypervisor version\n", type);
+    else
+        cli_print_version("Running hypervisor", type, hv_version);
+
+    if (args->set[0]) {
+        unsigned long daemon_version = 0;
+
+        /* virsh reports this failure but still succeeds. */
+        if (virConnectGetLibVersion(cli->conn, &daemon_version) < 0)
+            cli_error("failed to get the daemon version");
+        else
+            cli_print_version("Running against daemon", NULL, daemon_version);
+    }
+    return true;
+}
+
+static bool
+cli_cmd_uri(Cli *cli, const CliArgs *args G_GNUC_UNUSED)
+{
+    g_autofree char *uri = virConnectGetURI(cli->conn);
+
+    if (!uri) {
+        cli_error("failed to get URI");
+        return false;
+    }
+    printf("%s\n", uri);
+    return true;
+}
+
+static bool
+cli_cmd_hostname(Cli *cli, const CliArgs *args G_GNUC_UNUSED)
+{
+    g_autofree char *hostname = virConnectGetHostname(cli->conn);
+
+    if (!hostname) {
+        cli_error("failed to get hostname");
+        return false;
+    }
+    printf("%s\n", hostname);
+    return true;
+}
+
+static bool
+cli_cmd_nodeinfo(Cli *cli, const CliArgs *args G_GNUC_UNUSED)
+{
+    virNodeInfo info = { { 0 } };
+
+    if (virNodeGetInfo(cli->conn, &info) < 0) {
+        cli_error("failed to get node information");
+        return false;
+    }
+    printf("%-20s %s\n", "CPU model:", info.model);
+    printf("%-20s %u\n", "CPU(s):", info.cpus);
+    if (info.mhz)
+        printf("%-20s %u MHz\n", "CPU frequency:", info.mhz);
+    printf("%-20s %u\n", "CPU socket(s):", info.sockets);
+    printf("%-20s %u\n", "Core(s) per socket:", info.cores);
+    printf("%-20s %u\n", "Thread(s) per core:", info.threads);
+    printf("%-20s %u\n", "NUMA cell(s):", info.nodes);
+    printf("%-20s %lu KiB\n", "Memory size:", info.memory);
+    return true;
+}
+
+static bool
+cli_cmd_capabilities(Cli *cli, const CliArgs *args G_GNUC_UNUSED)
+{
+    g_autofree char *caps = virConnectGetCapabilities(cli->conn);
+
+    if (!caps) {
+        cli_error("failed to get capabilities");
+        return false;
+    }
+    printf("%s\n", caps);
+    return true;
+}
+
+static bool
+cli_cmd_sysinfo(Cli *cli, const CliArgs *args G_GNUC_UNUSED)
+{
+    g_autofree char *sysinfo = virConnectGetSysinfo(cli->conn, 0);
+
+    if (!sysinfo) {
+        cli_error("failed to get sysinfo");
+        return false;
+    }
+    printf("%s", sysinfo);
+    return true;
+}
+
+/* The <vcpu max='N'/> of a domain capabilities document, or -1. */
+static int
+cli_domcaps_max_vcpus(const char *xml)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, strlen(xml), "domcapabilities.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlXPathContextPtr ctxt = NULL;
+    xmlXPathObjectPtr obj = NULL;
+    int vcpus = -1;
+
+    if (!doc)
+        return -1;
+    if ((ctxt = xmlXPathNewContext(doc)) &&
+        (obj = xmlXPathEvalExpression((const xmlChar *)"string(/domainCapabilities/vcpu[1]/@max)",
+                                      ctxt)) &&
+        obj->type == XPATH_STRING && obj->stringval && *obj->stringval) {
+        char *end = NULL;
+        gint64 value = g_ascii_strtoll((const char *)obj->stringval, &end, 10);
+
+        if (end && !*end && value >= 0 && value <= G_MAXINT)
+            vcpus = (int)value;
+    }
+    xmlXPathFreeObject(obj);
+    xmlXPathFreeContext(ctxt);
+    xmlFreeDoc(doc);
+    return vcpus;
+}
+
+static const CliOptDef cli_opts_maxvcpus[] = {
+    { "type", CLI_OPT_STRING, "domain type" },
+    { NULL, CLI_OPT_LAST, NULL },
+};
+
+static bool
+cli_cmd_maxvcpus(Cli *cli, const CliArgs *args)
+{
+    const char *type = args->value[0];
+    g_autofree char *caps = NULL;
+    int vcpus = -1;
+
+    /* As virsh: the domain capabilities first, the older call after. */
+    caps = virConnectGetDomainCapabilities(cli->conn, NULL, NULL, NULL, type, 0);
+    if (caps)
+        vcpus = cli_domcaps_max_vcpus(caps);
+    else
+        virResetLastError();
+
+    if (vcpus < 0 && (vcpus = virConnectGetMaxVcpus(cli->conn, type)) < 0)
+        return false;
+    printf("%d\n", vcpus);
+    return true;
+}
+
+static bool cli_cmd_help(Cli *cli, const CliArgs *args);
+
+static const CliOptDef cli_opts_help[] = {
+    { "command", CLI_OPT_STRING, "command name" },
+    { NULL, CLI_OPT_LAST, NULL },
+};
+
+static const CliCommand cli_commands[] = {
+    { "capabilities", "capabilities", "Returns capabilities of hypervisor/driver.",
+      NULL, true, cli_cmd_capabilities },
+    { "help", "print help", "Prints global help, command specific help.",
+      cli_opts_help, false, cli_cmd_help },
+    { "hostname", "print the hypervisor hostname", "Prints the hypervisor's host name.",
+      NULL, true, cli_cmd_hostname },
+    { "maxvcpus", "connection vcpu maximum",
+      "Show maximum number of virtual CPUs for guests on this connection.",
+      cli_opts_maxvcpus, true, cli_cmd_maxvcpus },
+    { "nodeinfo", "node information", "Returns basic information about the node.",
+      NULL, true, cli_cmd_nodeinfo },
+    { "sysinfo", "print the hypervisor sysinfo",
+      "Output an XML string for the hypervisor sysinfo, if available.",
+      NULL, true, cli_cmd_sysinfo },
+    { "uri", "print the hypervisor canonical URI", "Prints the URI of the connection.",
+      NULL, true, cli_cmd_uri },
+    { "version", "show version", "Display the system version information.",
+      cli_opts_version, true, cli_cmd_version },
+};
+
+static const CliCommand *
+cli_command_find(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(cli_commands); i++) {
+        if (strcmp(cli_commands[i].name, name) == 0)
+            return &cli_commands[i];
+    }
+    return NULL;
+}
+
+static void
+cli_usage(FILE *out)
+{
+    fprintf(out,
+            "\n"
+            "modvirt [options]... <command> [args...]\n"
+            "\n"
+            "  options:\n"
+            "    -c | --connect=URI      hypervisor connection URI\n"
+            "                            (default: $MODVIRT_DEFAULT_URI, then\n"
+            "                            $LIBVIRT_DEFAULT_URI, else the server's choice)\n"
+            "    -h | --help             this help\n"
+            "    -q | --quiet            quiet mode\n"
+            "    -r | --readonly         connect readonly\n"
+            "    -v | --version          program version\n"
+            "\n"
+            "  commands:\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(cli_commands); i++)
+        fprintf(out, "    %-30s %s\n", cli_commands[i].name, cli_commands[i].help);
+    fprintf(out, "\n");
+}
+
+static bool
+cli_cmd_help(Cli *cli G_GNUC_UNUSED, const CliArgs *args)
+{
+    const CliCommand *cmd = NULL;
+
+    if (!args->set[0]) {
+        cli_usage(stdout);
+        return true;
+    }
+    if (!(cmd = cli_command_find(args->value[0]))) {
+        cli_error("command '%s' doesn't exist", args->value[0]);
+        return false;
+    }
+    printf("  NAME\n    %s - %s\n\n  SYNOPSIS\n    %s", cmd->name, cmd->help, cmd->name);
+    for (const CliOptDef *opt = cmd->opts; opt && opt->name; opt++)
+        printf(" [--%s%s]", opt->name, cli_opt_type_syntax[opt->type]);
+    printf("\n\n  DESCRIPTION\n    %s\n\n", cmd->desc);
+    if (cmd->opts && cmd->opts[0].name) {
+        printf("  OPTIONS\n");
+        for (const CliOptDef *opt = cmd->opts; opt->name; opt++) {
+            g_autofree char *flag = g_strdup_printf("--%s%s", opt->name,
+                                                    cli_opt_type_syntax[opt->type]);
+            printf("    %-15s  %s\n", flag, opt->help);
+        }
+        printf("\n");
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static int
+cli_opt_find(const CliCommand *cmd, const char *name, size_t len)
+{
+    for (int i = 0; cmd->opts && cmd->opts[i].name; i++) {
+        if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Fill @ret_args from argv as virsh does: --opt, --opt VALUE, --opt=VALUE,
+ * and bare words for the string options still unset, in order. */
+static bool
+cli_parse_args(const CliCommand *cmd, int argc, char **argv, CliArgs *ret_args)
+{
+    CliArgs args = { { 0 } };
+
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        int idx = -1;
+
+        if (g_str_has_prefix(arg, "--") && arg[2]) {
+            const char *name = arg + 2;
+            const char *eq = strchr(name, '=');
+
+            idx = cli_opt_find(cmd, name, eq ? (size_t)(eq - name) : strlen(name));
+            if (idx < 0) {
+                cli_error("command '%s' doesn't support option --%.*s", cmd->name,
+                          (int)(eq ? eq - name : (int)strlen(name)), name);
+                return false;
+            }
+            if (args.set[idx]) {
+                cli_error("option --%s already seen", cmd->opts[idx].name);
+                return false;
+            }
+            switch (cmd->opts[idx].type) {
+            case CLI_OPT_BOOL:
+                if (eq) {
+                    cli_error("invalid '=' after option --%s", cmd->opts[idx].name);
+                    return false;
+                }
+                break;
+            case CLI_OPT_STRING:
+                if (eq) {
+                    args.value[idx] = eq + 1;
+                } else if (i + 1 < argc) {
+                    args.value[idx] = argv[++i];
+                } else {
+                    cli_error("expected syntax: --%s%s", cmd->opts[idx].name,
+                              cli_opt_type_syntax[CLI_OPT_STRING]);
+                    return false;
+                }
+                break;
+            case CLI_OPT_LAST:
+                g_assert_not_reached();
+            }
+            args.set[idx] = true;
+            continue;
+        }
+
+        /* A bare word (or "--" itself is not special here). */
+        idx = -1;
+        for (int j = 0; cmd->opts && cmd->opts[j].name; j++) {
+            if (cmd->opts[j].type == CLI_OPT_STRING && !args.set[j]) {
+                idx = j;
+                break;
+            }
+        }
+        if (idx < 0) {
+            cli_error("unexpected data '%s'", arg);
+            return false;
+        }
+        args.value[idx] = arg;
+        args.set[idx] = true;
+    }
+    *ret_args = args;
+    return true;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        { "connect", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "readonly", no_argument, NULL, 'r' },
+        { "version", no_argument, NULL, 'v' },
+        { NULL, 0, NULL, 0 },
+    };
+    Cli cli = { 0 };
+    const char *uri = NULL;
+    bool readonly = false;
+    const CliCommand *cmd = NULL;
+    CliArgs args = { { 0 } };
+    bool ok = false;
+    int c = 0;
+
+    while ((c = getopt_long(argc, argv, "+c:hqrv", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            uri = optarg;
+            break;
+        case 'h':
+            cli_usage(stdout);
+            return EXIT_SUCCESS;
+        case 'q':
+            cli.quiet = true;
+            break;
+        case 'r':
+            readonly = true;
+            break;
+        case 'v':
+            printf("%s\n", MODVIRT_VERSION);
+            return EXIT_SUCCESS;
+        default:
+            cli_error("unsupported option; see 'modvirt --help'");
+            return EXIT_FAILURE;
+        }
+    }
+    if (optind >= argc) {
+        cli_usage(stderr);
+        return EXIT_FAILURE;
+    }
+    if (!(cmd = cli_command_find(argv[optind]))) {
+        cli_error("unknown command: '%s'", argv[optind]);
+        return EXIT_FAILURE;
+    }
+    if (!cli_parse_args(cmd, argc - optind - 1, argv + optind + 1, &args))
+        return EXIT_FAILURE;
+
+    virSetErrorFunc(NULL, cli_error_handler);
+    if (cmd->needs_conn) {
+        /* Without -c the library picks $MODVIRT_DEFAULT_URI and friends. */
+        cli.conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault,
+                                      readonly ? VIR_CONNECT_RO : 0);
+        if (!cli.conn) {
+            cli_error("failed to connect to the hypervisor");
+            cli_report_last_error();
+            return EXIT_FAILURE;
+        }
+    }
+
+    ok = cmd->handler(&cli, &args);
+    if (!ok)
+        cli_report_last_error();
+    if (!cli.quiet)
+        printf("\n");
+    fflush(stdout);
+
+    if (cli.conn && virConnectClose(cli.conn) < 0)
+        cli_report_last_error();
+    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
