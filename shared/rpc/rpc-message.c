@@ -130,6 +130,14 @@ rpc_error_to_gerror(const RemoteError *err)
     if (code == VIR_ERR_RPC && (domain == VIR_FROM_RPC || domain == VIR_FROM_REMOTE) &&
         err->level == VIR_ERR_ERROR && g_str_has_prefix(msg, "unknown procedure"))
         code = VIR_ERR_NO_SUPPORT;
+    /* libvirt 9.0 clients renumber codes of very old servers the same way */
+    if (code >= VIR_ERR_INVALID_NWFILTER && code <= VIR_ERR_BUILD_FIREWALL &&
+        domain != VIR_FROM_NWFILTER)
+        code += 4;
+    else if (code == VIR_WAR_NO_SECRET && domain == VIR_FROM_QEMU)
+        code = VIR_ERR_OPERATION_TIMEOUT;
+    else if (code == VIR_ERR_INVALID_SECRET && domain == VIR_FROM_XEN)
+        code = VIR_ERR_MIGRATE_PERSIST_FAILED;
     return g_error_new_literal(util_error_quark(domain), code, msg);
 }
 
