@@ -342,10 +342,28 @@ daemon_call_execute(DaemonClient *client, RpcServerCall *call, const guint8 *msg
             info->free_ret(ret);
     }
     if (!out) {
+        if (!error) {
+            g_warning("procedure %s failed without saying why", info->name);
+            util_error_set(&error, VIR_FROM_NONE, VIR_ERR_INTERNAL_ERROR,
+                           "procedure %s failed without an error", info->name);
+        }
         daemon_client_reply_error(client, &call->hdr, error);
         return;
     }
     rpc_conn_send(client->conn, out, outlen);
+}
+
+static gboolean
+daemon_client_resume_cb(gpointer data)
+{
+    DaemonClient *client = data;
+
+    g_mutex_lock(&client->lock);
+    client->paused = false;
+    g_mutex_unlock(&client->lock);
+    if (!client->closed)
+        rpc_conn_set_reading(client->conn, true);
+    return G_SOURCE_REMOVE;
 }
 
 void
@@ -353,13 +371,25 @@ daemon_job_run(DaemonJob *job)
 {
     DaemonClient *client = job->client;
     DaemonJob *next = NULL;
+    bool resume = false;
 
     daemon_call_execute(client, &job->call, job->msg, job->len);
     g_mutex_lock(&client->lock);
     next = g_queue_pop_head(&client->pending);
-    if (!next)
+    if (!next) {
         client->in_flight--;
+    } else {
+        client->pending_bytes -= next->len;
+        if (client->paused && client->pending_bytes <= daemon_limits()->max_message / 2) {
+            client->paused = false;
+            resume = true;
+        }
+    }
     g_mutex_unlock(&client->lock);
+    if (resume)
+        g_main_context_invoke_full(daemon_main_context(), G_PRIORITY_DEFAULT,
+                                   daemon_client_resume_cb, daemon_client_ref(client),
+                                   (GDestroyNotify)daemon_client_unref);
     daemon_job_free(job);
     if (next)
         daemon_server_push_job(next);
@@ -417,6 +447,7 @@ daemon_client_handle_call(DaemonClient *client, const RpcHeader *hdr, guint8 *ms
     DaemonJob *job;
     bool queued = false;
     bool overflow = false;
+    bool pause = false;
 
     if (client->rejected) {
         daemon_client_error(client, hdr, VIR_FROM_RPC, VIR_ERR_RPC,
@@ -481,7 +512,14 @@ daemon_client_handle_call(DaemonClient *client, const RpcHeader *hdr, guint8 *ms
         client->in_flight++;
     } else if (client->pending.length < lim->max_queued_requests) {
         g_queue_push_tail(&client->pending, job);
+        client->pending_bytes += len;
         queued = true;
+        /* Keep reading (keepalive must be answered) unless the waiting calls
+         * hold more than one maximal message: then wait for them to drain. */
+        if (client->pending_bytes > lim->max_message && !client->paused) {
+            client->paused = true;
+            pause = true;
+        }
     } else {
         overflow = true;
     }
@@ -492,6 +530,10 @@ daemon_client_handle_call(DaemonClient *client, const RpcHeader *hdr, guint8 *ms
                             lim->max_client_requests, lim->max_queued_requests);
         daemon_job_free(job);
         return;
+    }
+    if (pause) {
+        g_debug("client has %u calls waiting: pausing reads", lim->max_queued_requests);
+        rpc_conn_set_reading(client->conn, false);
     }
     if (!queued)
         daemon_server_push_job(job);

@@ -22,6 +22,8 @@ struct _DaemonClient {
     unsigned int pings_unanswered;
     unsigned int in_flight;    /* calls running on workers */
     GQueue pending;            /* DaemonJob* waiting for a slot */
+    size_t pending_bytes;      /* message bytes held in pending */
+    bool paused;               /* reading stopped until pending drains */
     GList *callbacks;          /* DaemonEventCallback* */
     gpointer priv;
 };

@@ -38,6 +38,7 @@ struct _RpcConn {
     guint8 *big;           /* a message larger than rbuf being assembled */
     size_t big_len;
     size_t big_have;
+    size_t skip;           /* descriptor bytes still to drop (see below) */
     bool reading;
     bool closing;          /* close after flush asked */
     bool closed;
@@ -224,6 +225,21 @@ rpc_conn_deliver(RpcConn *conn, guint8 *msg, size_t len)
     RpcHeader hdr;
 
     rpc_header_decode(msg, &hdr);
+    if (hdr.type == RPC_TYPE_CALL_WITH_FDS || hdr.type == RPC_TYPE_REPLY_WITH_FDS) {
+        /* Each descriptor follows the message as one data byte carrying
+         * SCM_RIGHTS.  modvirt accepts none: read() lets the kernel drop
+         * the descriptors, and the bytes are skipped here. */
+        guint32 nfds = len >= RPC_MIN_LEN + 4 ? rpc_read_u32(msg + RPC_MIN_LEN) : G_MAXUINT32;
+
+        if (nfds > RPC_MAX_FDS) {
+            g_autofree char *why = g_strdup_printf("message announces %u file descriptors (at most %d)",
+                                                   nfds, RPC_MAX_FDS);
+            g_free(msg);
+            rpc_conn_shutdown(conn, why, true);
+            return false;
+        }
+        conn->skip += nfds;
+    }
     conn->cb.message(conn, &hdr, msg, len, conn->user_data);
     return !conn->closed;
 }
@@ -235,8 +251,19 @@ rpc_conn_parse(RpcConn *conn)
     size_t pos = 0;
     bool ok = true;
 
-    while (ok && conn->reading && !conn->closing && conn->rlen - pos >= RPC_LEN_SIZE) {
-        guint32 len = rpc_read_u32(conn->rbuf + pos);
+    while (ok && conn->reading && !conn->closing) {
+        guint32 len;
+
+        if (conn->skip) {
+            size_t n = MIN(conn->skip, conn->rlen - pos);
+            conn->skip -= n;
+            pos += n;
+            if (conn->skip)
+                break;
+        }
+        if (conn->rlen - pos < RPC_LEN_SIZE)
+            break;
+        len = rpc_read_u32(conn->rbuf + pos);
 
         if (len < RPC_MIN_LEN || len - RPC_LEN_SIZE > conn->max_message) {
             g_autofree char *why = g_strdup_printf(

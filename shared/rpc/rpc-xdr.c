@@ -163,8 +163,11 @@ xdr_enc_bytes(XdrEncoder *x, const void *p, size_t n)
 bool
 xdr_enc_string(XdrEncoder *x, const char *s, guint32 max)
 {
-    size_t n = s ? strlen(s) : 0;
+    size_t n;
 
+    if (!s)
+        return xdr_enc_fail(x, "missing value for a non-optional string");
+    n = strlen(s);
     if (n > max)
         return xdr_enc_fail(x, "string longer than its protocol maximum");
     return xdr_enc_u32(x, n) && xdr_enc_bytes(x, s, n);
@@ -291,9 +294,10 @@ xdr_dec_char(XdrDecoder *x, char *v)
 
     if (!xdr_dec_i32(x, &i))
         return false;
-    if (i < G_MININT8 || i > G_MAXINT8)
+    /* peers where char is unsigned send bytes >= 0x80 as 128..255 */
+    if (i < G_MININT8 || i > G_MAXUINT8)
         return xdr_dec_fail(x, "char value out of range");
-    *v = (char)(signed char)i;
+    *v = (char)(guint8)i;
     return true;
 }
 

@@ -933,8 +933,7 @@ class Suite:
         self.case("CONNECT_CLOSE: answered, then the daemon closes the connection",
                   self.connect_close)
         self.case("CALL_WITH_FDS with one descriptor: error reply, the descriptor's byte is "
-                  "consumed and the connection stays usable", self.call_with_fds,
-                  todo="the daemon does not consume the out-of-band descriptor bytes")
+                  "consumed and the connection stays usable", self.call_with_fds)
         self.case("admin socket: admin program served, remote program refused; "
                   "admin program refused on the main socket", self.admin)
         self.long.close()
