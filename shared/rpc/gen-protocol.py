@@ -197,7 +197,11 @@ def parse(path):
             if not line:
                 continue
             words = line.split()
-            if words[0] in stop_words:
+            # 'end' alone closes a block, 'args'/'ret' alone or with a struct
+            # name open one: fields may still be named end, args or ret
+            if words[0] in stop_words and (
+                    len(words) == 1 or (words[0] != "end" and len(words) == 2
+                                        and words[1] in desc.structs)):
                 return words
             if s.is_union:
                 if len(words) != 4 or words[0] != "case":
@@ -283,7 +287,7 @@ def parse(path):
                     if not line:
                         continue
                     w = line.split()
-                    if w[0] == "end":
+                    if w == ["end"]:
                         break
                     if w[0] in ("args", "ret"):
                         if kw == "msg" and w[0] == "ret":
