@@ -19,6 +19,7 @@
 
 #include "conf-capabilities.h"
 #include "daemon.h"
+#include "qemu-domain.h"
 #include "util-error.h"
 
 typedef struct {
@@ -235,7 +236,7 @@ qemu_connect_get_max_vcpus(RpcServerCall *call, const RemoteConnectGetMaxVcpusAr
     return false;
 }
 
-static const RemoteServerOps qemu_ops = {
+static RemoteServerOps qemu_ops = {
     .connect_get_type = qemu_connect_get_type,
     .connect_get_version = qemu_connect_get_version,
     .connect_get_capabilities = qemu_connect_get_capabilities,
@@ -258,10 +259,13 @@ static const DaemonDriver qemu_driver = {
     .uri_schemes = qemu_schemes,
     .ops = &qemu_ops,
     .keep_caps = qemu_caps,
+    .init = qemu_domains_init,
+    .cleanup = qemu_domains_cleanup,
 };
 
 int
 main(int argc, char **argv)
 {
+    qemu_domain_fill_ops(&qemu_ops);
     return daemon_main(&qemu_driver, argc, argv);
 }

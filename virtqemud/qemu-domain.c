@@ -1,0 +1,936 @@
+/*
+ * qemu-domain.c: virtqemud's domain registry and the procedures on
+ * definitions: define, undefine, lookups, lists, XML, info, state and
+ * autostart, with DEFINED/UNDEFINED lifecycle events.
+ *
+ * Locking: the registry's GRWLock and each domain's mutex are only ever
+ * held for a few memory operations, so the high-priority procedures here
+ * may run on the daemon's main loop.  Definitions on disk are written
+ * whole (temporary file, fsync, rename) before the registry changes.
+ */
+#define G_LOG_DOMAIN "virtqemud.domain"
+
+#include "qemu-domain.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util-error.h"
+#include "util-file.h"
+
+/* virDomainEventType and details used here */
+#define EVENT_DEFINED 0
+#define EVENT_DEFINED_ADDED 0
+#define EVENT_DEFINED_UPDATED 1
+#define EVENT_UNDEFINED 1
+#define EVENT_UNDEFINED_REMOVED 0
+#define DOMAIN_EVENT_ID_LIFECYCLE 0
+
+/* virConnectListAllDomainsFlags */
+enum {
+    LIST_ACTIVE = 1 << 0,
+    LIST_INACTIVE = 1 << 1,
+    LIST_PERSISTENT = 1 << 2,
+    LIST_TRANSIENT = 1 << 3,
+    LIST_RUNNING = 1 << 4,
+    LIST_PAUSED = 1 << 5,
+    LIST_SHUTOFF = 1 << 6,
+    LIST_OTHER = 1 << 7,
+    LIST_MANAGEDSAVE = 1 << 8,
+    LIST_NO_MANAGEDSAVE = 1 << 9,
+    LIST_AUTOSTART = 1 << 10,
+    LIST_NO_AUTOSTART = 1 << 11,
+    LIST_HAS_SNAPSHOT = 1 << 12,
+    LIST_NO_SNAPSHOT = 1 << 13,
+    LIST_HAS_CHECKPOINT = 1 << 14,
+    LIST_NO_CHECKPOINT = 1 << 15,
+    LIST_ALL_FLAGS = (1 << 16) - 1,
+};
+
+typedef struct {
+    GRWLock lock;
+    GHashTable *by_uuid;       /* 16-byte uuid (GBytes) -> QemuDomain* (a reference) */
+    GHashTable *by_name;       /* name -> QemuDomain* (borrowed from by_uuid) */
+    char *configdir;           /* <configdir>/qemu */
+    char *autostartdir;        /* <configdir>/qemu/autostart */
+} QemuRegistry;
+
+static QemuRegistry registry;
+
+/* ------------------------------------------------------------ objects */
+
+static QemuDomain *
+qemu_domain_new(ConfDomainDef *def)
+{
+    QemuDomain *dom = g_new0(QemuDomain, 1);
+
+    dom->refs = 1;
+    g_mutex_init(&dom->lock);
+    dom->def = def;
+    dom->state = QEMU_STATE_SHUTOFF;
+    dom->id = -1;
+    return dom;
+}
+
+static QemuDomain *
+qemu_domain_ref(QemuDomain *dom)
+{
+    g_atomic_int_inc(&dom->refs);
+    return dom;
+}
+
+static void
+qemu_domain_unref(QemuDomain *dom)
+{
+    if (!dom || !g_atomic_int_dec_and_test(&dom->refs))
+        return;
+    conf_domain_def_free(dom->def);
+    g_mutex_clear(&dom->lock);
+    g_free(dom);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuDomain, qemu_domain_unref)
+
+static GBytes *
+qemu_uuid_key(const guint8 *uuid)
+{
+    return g_bytes_new(uuid, 16);
+}
+
+static void
+qemu_uuid_format(const guint8 *uuid, char out[37])
+{
+    g_snprintf(out, 37,
+               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+               uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7],
+               uuid[8], uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
+}
+
+static char *
+qemu_config_path(const char *name)
+{
+    return g_strdup_printf("%s/%s.xml", registry.configdir, name);
+}
+
+static char *
+qemu_autostart_path(const char *name)
+{
+    return g_strdup_printf("%s/%s.xml", registry.autostartdir, name);
+}
+
+/* Registry insert; write lock held. */
+static void
+qemu_registry_add_locked(QemuDomain *dom)
+{
+    g_hash_table_insert(registry.by_uuid, qemu_uuid_key(dom->def->uuid), dom);
+    g_hash_table_insert(registry.by_name, g_strdup(dom->def->name), dom);
+}
+
+static void
+qemu_registry_remove_locked(QemuDomain *dom)
+{
+    g_autoptr(GBytes) key = qemu_uuid_key(dom->def->uuid);
+
+    g_hash_table_remove(registry.by_name, dom->def->name);
+    g_hash_table_remove(registry.by_uuid, key);
+}
+
+/* The domain a client's reference names: libvirt resolves by UUID. */
+static QemuDomain *
+qemu_domain_lookup(const RemoteNonnullDomain *ref, GError **error)
+{
+    g_autoptr(GBytes) key = qemu_uuid_key(ref->uuid);
+    QemuDomain *dom;
+
+    g_rw_lock_reader_lock(&registry.lock);
+    dom = g_hash_table_lookup(registry.by_uuid, key);
+    if (dom)
+        qemu_domain_ref(dom);
+    g_rw_lock_reader_unlock(&registry.lock);
+    if (!dom) {
+        char uuid[37];
+        qemu_uuid_format(ref->uuid, uuid);
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_NO_DOMAIN,
+                       "Domain not found: no domain with matching uuid '%s' (%s)",
+                       uuid, ref->name ? ref->name : "");
+    }
+    return dom;
+}
+
+static void
+qemu_domain_make_ref(QemuDomain *dom, RemoteNonnullDomain *ret)
+{
+    g_mutex_lock(&dom->lock);
+    ret->name = g_strdup(dom->def->name);
+    memcpy(ret->uuid, dom->def->uuid, 16);
+    ret->id = dom->id;
+    g_mutex_unlock(&dom->lock);
+}
+
+static bool
+qemu_check_flags(unsigned int flags, unsigned int allowed, const char *api, GError **error)
+{
+    if (flags & ~allowed) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
+                       "unsupported flags (0x%x) in function %s", flags & ~allowed, api);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ events */
+
+typedef struct {
+    RemoteNonnullDomain dom;
+    int event;
+    int detail;
+} QemuLifecycleEvent;
+
+static void
+qemu_send_lifecycle(DaemonClient *client, const DaemonEventCallback *cb, gpointer data)
+{
+    QemuLifecycleEvent *ev = data;
+
+    if (cb->legacy) {
+        RemoteDomainEventLifecyclePayload msg = { ev->dom, ev->event, ev->detail };
+        daemon_client_send_event(client, REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE,
+                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_lifecycle_payload,
+                                 &msg);
+    } else {
+        RemoteDomainEventCallbackLifecycleMsg msg = {
+            cb->callback_id, { ev->dom, ev->event, ev->detail }
+        };
+        daemon_client_send_event(client, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_callback_lifecycle_msg,
+                                 &msg);
+    }
+}
+
+static void
+qemu_emit_lifecycle(QemuDomain *dom, int event, int detail)
+{
+    QemuLifecycleEvent ev = { { 0 }, event, detail };
+
+    qemu_domain_make_ref(dom, &ev.dom);
+    g_debug("domain '%s': lifecycle event %d detail %d", ev.dom.name, event, detail);
+    daemon_events_emit(RPC_FAMILY_DOMAIN, DOMAIN_EVENT_ID_LIFECYCLE, ev.dom.uuid,
+                       qemu_send_lifecycle, &ev);
+    xdr_free_remote_nonnull_domain(&ev.dom);
+}
+
+/* ------------------------------------------------------------ load */
+
+static void
+qemu_domains_load_one(const char *path)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ConfDomainDef) def = NULL;
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *autostart = NULL;
+    g_autoptr(GBytes) key = NULL;
+    QemuDomain *dom;
+
+    if (!g_file_get_contents(path, &xml, NULL, &error) ||
+        !(def = conf_domain_parse(xml, 0, &error))) {
+        g_warning("ignoring the definition in '%s': %s", path, error->message);
+        return;
+    }
+    if (!g_str_has_suffix(base, ".xml") ||
+        strlen(base) != strlen(def->name) + 4 || strncmp(base, def->name, strlen(def->name))) {
+        g_warning("ignoring '%s': it defines domain '%s', not what its file name says",
+                  path, def->name);
+        return;
+    }
+    key = qemu_uuid_key(def->uuid);
+    if (g_hash_table_contains(registry.by_uuid, key)) {
+        g_warning("ignoring '%s': another definition has the same uuid", path);
+        return;
+    }
+    autostart = qemu_autostart_path(def->name);
+    dom = qemu_domain_new(g_steal_pointer(&def));
+    dom->persistent = true;
+    dom->autostart = g_file_test(autostart, G_FILE_TEST_EXISTS);
+    qemu_registry_add_locked(dom);
+}
+
+bool
+qemu_domains_init(GError **error)
+{
+    const DaemonPaths *paths = daemon_paths();
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GError) local = NULL;
+    const char *entry;
+
+    g_rw_lock_init(&registry.lock);
+    registry.by_uuid = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+                                             (GDestroyNotify)g_bytes_unref,
+                                             (GDestroyNotify)qemu_domain_unref);
+    registry.by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    registry.configdir = g_build_filename(paths->configdir, "qemu", NULL);
+    registry.autostartdir = g_build_filename(registry.configdir, "autostart", NULL);
+    if (g_mkdir_with_parents(registry.autostartdir, 0755) < 0) {
+        util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot create '%s'",
+                             registry.autostartdir);
+        return false;
+    }
+    dir = g_dir_open(registry.configdir, 0, &local);
+    if (!dir) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_SYSTEM_ERROR, "cannot read '%s': %s",
+                       registry.configdir, local->message);
+        return false;
+    }
+    g_rw_lock_writer_lock(&registry.lock);
+    while ((entry = g_dir_read_name(dir))) {
+        g_autofree char *path = NULL;
+
+        if (entry[0] == '.' || !g_str_has_suffix(entry, ".xml"))
+            continue;
+        path = g_build_filename(registry.configdir, entry, NULL);
+        qemu_domains_load_one(path);
+    }
+    g_debug("%u domain definitions loaded", g_hash_table_size(registry.by_uuid));
+    g_rw_lock_writer_unlock(&registry.lock);
+    return true;
+}
+
+void
+qemu_domains_cleanup(void)
+{
+    g_clear_pointer(&registry.by_name, g_hash_table_destroy);
+    g_clear_pointer(&registry.by_uuid, g_hash_table_destroy);
+    g_clear_pointer(&registry.configdir, g_free);
+    g_clear_pointer(&registry.autostartdir, g_free);
+}
+
+/* ------------------------------------------------------------ define */
+
+static bool
+qemu_check_def(const ConfDomainDef *def, GError **error)
+{
+    if (def->virt_type != CONF_DOMAIN_VIRT_QEMU && def->virt_type != CONF_DOMAIN_VIRT_KVM) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_CONFIG_UNSUPPORTED,
+                       "unsupported configuration: virtualization type '%s' is not served by virtqemud",
+                       conf_domain_virt_type_to_string(def->virt_type));
+        return false;
+    }
+    if (def->emulator && !g_file_test(def->emulator, G_FILE_TEST_IS_EXECUTABLE)) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_CONFIG_UNSUPPORTED,
+                       "Cannot check QEMU binary %s: %s", def->emulator,
+                       g_file_test(def->emulator, G_FILE_TEST_EXISTS) ?
+                       "not executable" : "No such file or directory");
+        return false;
+    }
+    return true;
+}
+
+static bool
+qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonnullDomain *ret,
+            GError **error)
+{
+    g_autoptr(ConfDomainDef) def = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(GBytes) key = NULL;
+    QemuDomain *by_uuid;
+    QemuDomain *by_name;
+    QemuDomain *dom;
+    bool updated = false;
+    char uuid[37];
+
+    if (!qemu_check_flags(flags, 1, "virDomainDefineXMLFlags", error))
+        return false;
+    def = conf_domain_parse(xml, (flags & 1) ? CONF_DOMAIN_PARSE_VALIDATE : 0, error);
+    if (!def || !qemu_check_def(def, error))
+        return false;
+    text = conf_domain_format(def, CONF_DOMAIN_FORMAT_INACTIVE | CONF_DOMAIN_FORMAT_SECURE);
+    path = qemu_config_path(def->name);
+    key = qemu_uuid_key(def->uuid);
+
+    /* one writer at a time: the check, the file and the registry agree */
+    g_rw_lock_writer_lock(&registry.lock);
+    by_uuid = g_hash_table_lookup(registry.by_uuid, key);
+    by_name = g_hash_table_lookup(registry.by_name, def->name);
+    qemu_uuid_format(def->uuid, uuid);
+    if (by_uuid && !g_str_equal(by_uuid->def->name, def->name)) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
+                       "domain '%s' is already defined with uuid %s", by_uuid->def->name, uuid);
+        return false;
+    }
+    if (!by_uuid && by_name) {
+        char other[37];
+        qemu_uuid_format(by_name->def->uuid, other);
+        g_rw_lock_writer_unlock(&registry.lock);
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
+                       "domain '%s' already exists with uuid %s", def->name, other);
+        return false;
+    }
+    if (!util_file_write_atomic(path, text, strlen(text), 0600, error)) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        return false;
+    }
+    if (by_uuid) {
+        dom = by_uuid;
+        g_mutex_lock(&dom->lock);
+        conf_domain_def_free(dom->def);
+        dom->def = g_steal_pointer(&def);
+        dom->persistent = true;
+        g_mutex_unlock(&dom->lock);
+        updated = true;
+    } else {
+        dom = qemu_domain_new(g_steal_pointer(&def));
+        dom->persistent = true;
+        qemu_registry_add_locked(dom);
+    }
+    qemu_domain_ref(dom);
+    g_rw_lock_writer_unlock(&registry.lock);
+
+    g_info("domain '%s' %s", dom->def->name, updated ? "redefined" : "defined");
+    qemu_domain_make_ref(dom, ret);
+    qemu_emit_lifecycle(dom, EVENT_DEFINED, updated ? EVENT_DEFINED_UPDATED : EVENT_DEFINED_ADDED);
+    qemu_domain_unref(dom);
+    return true;
+}
+
+static bool
+qemu_define_xml(RpcServerCall *call, const RemoteDomainDefineXmlArgs *args,
+                RemoteDomainDefineXmlRet *ret, GError **error)
+{
+    return qemu_define(call, args->xml, 0, &ret->dom, error);
+}
+
+static bool
+qemu_define_xml_flags(RpcServerCall *call, const RemoteDomainDefineXmlFlagsArgs *args,
+                      RemoteDomainDefineXmlFlagsRet *ret, GError **error)
+{
+    return qemu_define(call, args->xml, args->flags, &ret->dom, error);
+}
+
+static bool
+qemu_undefine(const RemoteNonnullDomain *ref, unsigned int flags, GError **error)
+{
+    g_autoptr(QemuDomain) dom = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *autostart = NULL;
+
+    /* managed save, snapshot metadata, nvram, keep nvram, checkpoints, tpm,
+     * keep tpm: nothing of these exists yet, so each is trivially honoured */
+    if (!qemu_check_flags(flags, 0x7f, "virDomainUndefineFlags", error))
+        return false;
+    if (!(dom = qemu_domain_lookup(ref, error)))
+        return false;
+    g_rw_lock_writer_lock(&registry.lock);
+    if (!dom->persistent) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                       "Requested operation is not valid: cannot undefine transient domain");
+        return false;
+    }
+    path = qemu_config_path(dom->def->name);
+    autostart = qemu_autostart_path(dom->def->name);
+    if (unlink(autostart) < 0 && errno != ENOENT) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        util_error_set_errno(error, VIR_FROM_QEMU, errno, "Failed to delete autostart link '%s'",
+                             autostart);
+        return false;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot remove config '%s'", path);
+        return false;
+    }
+    dom->autostart = false;
+    dom->persistent = false;
+    if (dom->id < 0)
+        qemu_registry_remove_locked(dom);
+    g_rw_lock_writer_unlock(&registry.lock);
+    g_info("domain '%s' undefined", dom->def->name);
+    qemu_emit_lifecycle(dom, EVENT_UNDEFINED, EVENT_UNDEFINED_REMOVED);
+    return true;
+}
+
+static bool
+qemu_undefine_plain(RpcServerCall *call, const RemoteDomainUndefineArgs *args, GError **error)
+{
+    return qemu_undefine(&args->dom, 0, error);
+}
+
+static bool
+qemu_undefine_flags(RpcServerCall *call, const RemoteDomainUndefineFlagsArgs *args,
+                    GError **error)
+{
+    return qemu_undefine(&args->dom, args->flags, error);
+}
+
+/* ------------------------------------------------------------ lookups */
+
+static bool
+qemu_lookup_by_name(RpcServerCall *call, const RemoteDomainLookupByNameArgs *args,
+                    RemoteDomainLookupByNameRet *ret, GError **error)
+{
+    QemuDomain *dom;
+
+    g_rw_lock_reader_lock(&registry.lock);
+    dom = g_hash_table_lookup(registry.by_name, args->name);
+    if (dom)
+        qemu_domain_make_ref(dom, &ret->dom);
+    g_rw_lock_reader_unlock(&registry.lock);
+    if (!dom) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_NO_DOMAIN,
+                       "Domain not found: no domain with matching name '%s'", args->name);
+        return false;
+    }
+    return true;
+}
+
+static bool
+qemu_lookup_by_uuid(RpcServerCall *call, const RemoteDomainLookupByUuidArgs *args,
+                    RemoteDomainLookupByUuidRet *ret, GError **error)
+{
+    RemoteNonnullDomain ref = { (char *)"", { 0 }, -1 };
+    g_autoptr(QemuDomain) dom = NULL;
+
+    memcpy(ref.uuid, args->uuid, 16);
+    if (!(dom = qemu_domain_lookup(&ref, error)))
+        return false;
+    qemu_domain_make_ref(dom, &ret->dom);
+    return true;
+}
+
+static bool
+qemu_lookup_by_id(RpcServerCall *call, const RemoteDomainLookupByIdArgs *args,
+                  RemoteDomainLookupByIdRet *ret, GError **error)
+{
+    GHashTableIter it;
+    gpointer value;
+    bool found = false;
+
+    g_rw_lock_reader_lock(&registry.lock);
+    g_hash_table_iter_init(&it, registry.by_uuid);
+    while (!found && g_hash_table_iter_next(&it, NULL, &value)) {
+        QemuDomain *dom = value;
+        if (args->id >= 0 && dom->id == args->id) {
+            qemu_domain_make_ref(dom, &ret->dom);
+            found = true;
+        }
+    }
+    g_rw_lock_reader_unlock(&registry.lock);
+    if (!found) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_NO_DOMAIN,
+                       "Domain not found: no domain with matching id %d", args->id);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ lists */
+
+static bool
+qemu_domain_matches(QemuDomain *dom, unsigned int flags)
+{
+    bool active = dom->id >= 0;
+
+    if ((flags & (LIST_ACTIVE | LIST_INACTIVE)) &&
+        !((flags & LIST_ACTIVE && active) || (flags & LIST_INACTIVE && !active)))
+        return false;
+    if ((flags & (LIST_PERSISTENT | LIST_TRANSIENT)) &&
+        !((flags & LIST_PERSISTENT && dom->persistent) ||
+          (flags & LIST_TRANSIENT && !dom->persistent)))
+        return false;
+    if (flags & (LIST_RUNNING | LIST_PAUSED | LIST_SHUTOFF | LIST_OTHER)) {
+        bool running = dom->state == QEMU_STATE_RUNNING;
+        bool paused = dom->state == QEMU_STATE_PAUSED;
+        bool shutoff = dom->state == QEMU_STATE_SHUTOFF;
+        bool other = !running && !paused && !shutoff;
+        if (!((flags & LIST_RUNNING && running) || (flags & LIST_PAUSED && paused) ||
+              (flags & LIST_SHUTOFF && shutoff) || (flags & LIST_OTHER && other)))
+            return false;
+    }
+    /* no managed save images, snapshots or checkpoints exist yet */
+    if ((flags & (LIST_MANAGEDSAVE | LIST_NO_MANAGEDSAVE)) == LIST_MANAGEDSAVE)
+        return false;
+    if ((flags & (LIST_AUTOSTART | LIST_NO_AUTOSTART)) &&
+        !((flags & LIST_AUTOSTART && dom->autostart) ||
+          (flags & LIST_NO_AUTOSTART && !dom->autostart)))
+        return false;
+    if ((flags & (LIST_HAS_SNAPSHOT | LIST_NO_SNAPSHOT)) == LIST_HAS_SNAPSHOT)
+        return false;
+    if ((flags & (LIST_HAS_CHECKPOINT | LIST_NO_CHECKPOINT)) == LIST_HAS_CHECKPOINT)
+        return false;
+    return true;
+}
+
+static gint
+qemu_domain_cmp_name(gconstpointer a, gconstpointer b)
+{
+    const QemuDomain *da = *(QemuDomain *const *)a;
+    const QemuDomain *db = *(QemuDomain *const *)b;
+
+    return strcmp(da->def->name, db->def->name);
+}
+
+/* Domains matching @flags, sorted by name, each a reference. */
+static GPtrArray *
+qemu_domains_collect(unsigned int flags)
+{
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)qemu_domain_unref);
+    GHashTableIter it;
+    gpointer value;
+
+    g_rw_lock_reader_lock(&registry.lock);
+    g_hash_table_iter_init(&it, registry.by_uuid);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        QemuDomain *dom = value;
+        bool match;
+
+        g_mutex_lock(&dom->lock);
+        match = qemu_domain_matches(dom, flags);
+        g_mutex_unlock(&dom->lock);
+        if (match)
+            g_ptr_array_add(list, qemu_domain_ref(dom));
+    }
+    g_rw_lock_reader_unlock(&registry.lock);
+    g_ptr_array_sort(list, qemu_domain_cmp_name);
+    return list;
+}
+
+static bool
+qemu_list_all(RpcServerCall *call, const RemoteConnectListAllDomainsArgs *args,
+              RemoteConnectListAllDomainsRet *ret, GError **error)
+{
+    g_autoptr(GPtrArray) list = NULL;
+
+    if (!qemu_check_flags(args->flags, LIST_ALL_FLAGS, "virConnectListAllDomains", error))
+        return false;
+    list = qemu_domains_collect(args->flags);
+    if (list->len > RPC_DOMAIN_LIST_MAX) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_RPC,
+                       "too many domains '%u' for limit '%d'", list->len, RPC_DOMAIN_LIST_MAX);
+        return false;
+    }
+    ret->ret = list->len;
+    if (args->need_results) {
+        ret->domains_len = list->len;
+        ret->domains_val = g_new0(RemoteNonnullDomain, list->len);
+        for (guint i = 0; i < list->len; i++)
+            qemu_domain_make_ref(list->pdata[i], &ret->domains_val[i]);
+    }
+    return true;
+}
+
+static bool
+qemu_num_of_domains(RpcServerCall *call, RemoteConnectNumOfDomainsRet *ret, GError **error)
+{
+    g_autoptr(GPtrArray) list = qemu_domains_collect(LIST_ACTIVE);
+
+    ret->num = list->len;
+    return true;
+}
+
+static bool
+qemu_num_of_defined(RpcServerCall *call, RemoteConnectNumOfDefinedDomainsRet *ret,
+                    GError **error)
+{
+    g_autoptr(GPtrArray) list = qemu_domains_collect(LIST_INACTIVE);
+
+    ret->num = list->len;
+    return true;
+}
+
+static bool
+qemu_check_max(int max, const char *what, GError **error)
+{
+    if (max < 0 || max > RPC_DOMAIN_LIST_MAX) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_RPC,
+                       "too many remote %s: %d > %d", what, max, RPC_DOMAIN_LIST_MAX);
+        return false;
+    }
+    return true;
+}
+
+static bool
+qemu_list_domains(RpcServerCall *call, const RemoteConnectListDomainsArgs *args,
+                  RemoteConnectListDomainsRet *ret, GError **error)
+{
+    g_autoptr(GPtrArray) list = NULL;
+
+    if (!qemu_check_max(args->maxids, "domain IDs", error))
+        return false;
+    list = qemu_domains_collect(LIST_ACTIVE);
+    ret->ids_len = MIN((int)list->len, args->maxids);
+    ret->ids_val = g_new0(gint32, ret->ids_len + 1);
+    for (guint32 i = 0; i < ret->ids_len; i++)
+        ret->ids_val[i] = ((QemuDomain *)list->pdata[i])->id;
+    return true;
+}
+
+static bool
+qemu_list_defined(RpcServerCall *call, const RemoteConnectListDefinedDomainsArgs *args,
+                  RemoteConnectListDefinedDomainsRet *ret, GError **error)
+{
+    g_autoptr(GPtrArray) list = NULL;
+
+    if (!qemu_check_max(args->maxnames, "domain names", error))
+        return false;
+    list = qemu_domains_collect(LIST_INACTIVE);
+    ret->names_len = MIN((int)list->len, args->maxnames);
+    ret->names_val = g_new0(RemoteName, ret->names_len + 1);
+    for (guint32 i = 0; i < ret->names_len; i++)
+        ret->names_val[i].name = g_strdup(((QemuDomain *)list->pdata[i])->def->name);
+    return true;
+}
+
+/* ------------------------------------------------------------ queries */
+
+/* Run @fn with the domain locked; the common shape of the getters. */
+#define QEMU_WITH_DOMAIN(ref, dom, error)                                    \
+    g_autoptr(QemuDomain) dom = qemu_domain_lookup(ref, error);             \
+    if (!dom)                                                                \
+        return false;                                                        \
+    g_autoptr(GMutexLocker) dom##_locker = g_mutex_locker_new(&dom->lock)
+
+static bool
+qemu_get_xml_desc(RpcServerCall *call, const RemoteDomainGetXmlDescArgs *args,
+                  RemoteDomainGetXmlDescRet *ret, GError **error)
+{
+    unsigned int conf_flags = 0;
+
+    /* secure, inactive, update-cpu, migratable */
+    if (!qemu_check_flags(args->flags, 0xf, "virDomainGetXMLDesc", error))
+        return false;
+    if ((args->flags & 1) && daemon_client_readonly(daemon_call_client(call))) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_DENIED,
+                       "operation forbidden: virDomainGetXMLDesc with secure flag");
+        return false;
+    }
+    {
+        QEMU_WITH_DOMAIN(&args->dom, dom, error);
+        if (args->flags & 1)
+            conf_flags |= CONF_DOMAIN_FORMAT_SECURE;
+        if ((args->flags & 2) || dom->id < 0)
+            conf_flags |= CONF_DOMAIN_FORMAT_INACTIVE;
+        ret->xml = conf_domain_format(dom->def, conf_flags);
+    }
+    return true;
+}
+
+static bool
+qemu_get_info(RpcServerCall *call, const RemoteDomainGetInfoArgs *args,
+              RemoteDomainGetInfoRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    ret->state = dom->state;
+    ret->maxMem = dom->def->memory_kib;
+    ret->memory = dom->id >= 0 ? dom->def->current_memory_kib : dom->def->current_memory_kib;
+    ret->nrVirtCpu = dom->def->vcpus;
+    ret->cpuTime = 0;
+    return true;
+}
+
+static bool
+qemu_get_state(RpcServerCall *call, const RemoteDomainGetStateArgs *args,
+               RemoteDomainGetStateRet *ret, GError **error)
+{
+    if (!qemu_check_flags(args->flags, 0, "virDomainGetState", error))
+        return false;
+    {
+        QEMU_WITH_DOMAIN(&args->dom, dom, error);
+        ret->state = dom->state;
+        ret->reason = dom->reason;
+    }
+    return true;
+}
+
+static bool
+qemu_is_active(RpcServerCall *call, const RemoteDomainIsActiveArgs *args,
+               RemoteDomainIsActiveRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    ret->active = dom->id >= 0;
+    return true;
+}
+
+static bool
+qemu_is_persistent(RpcServerCall *call, const RemoteDomainIsPersistentArgs *args,
+                   RemoteDomainIsPersistentRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    ret->persistent = dom->persistent;
+    return true;
+}
+
+static bool
+qemu_is_updated(RpcServerCall *call, const RemoteDomainIsUpdatedArgs *args,
+                RemoteDomainIsUpdatedRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    ret->updated = 0;
+    return true;
+}
+
+static bool
+qemu_get_os_type(RpcServerCall *call, const RemoteDomainGetOsTypeArgs *args,
+                 RemoteDomainGetOsTypeRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    ret->type = g_strdup(conf_domain_os_type_to_string(dom->def->os.type));
+    return true;
+}
+
+static bool
+qemu_get_max_memory(RpcServerCall *call, const RemoteDomainGetMaxMemoryArgs *args,
+                    RemoteDomainGetMaxMemoryRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    ret->memory = dom->def->memory_kib;
+    return true;
+}
+
+/* virDomainVcpuFlags: current 0, live 1, config 2, maximum 4, guest 8 */
+static bool
+qemu_vcpus(QemuDomain *dom, unsigned int flags, gint32 *ret_num, GError **error)
+{
+    bool live = (flags & 1) || (!(flags & 2) && dom->id >= 0);
+
+    if ((flags & 1) && (flags & 2)) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
+                       "invalid argument: flags 'affect live' and 'affect config' are mutually exclusive");
+        return false;
+    }
+    if (live && dom->id < 0) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                       "Requested operation is not valid: domain is not running");
+        return false;
+    }
+    if (flags & 8) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_ARGUMENT_UNSUPPORTED,
+                       "argument unsupported: asking the guest agent for vCPUs is not supported yet");
+        return false;
+    }
+    *ret_num = dom->def->vcpus;
+    return true;
+}
+
+static bool
+qemu_get_vcpus_flags(RpcServerCall *call, const RemoteDomainGetVcpusFlagsArgs *args,
+                     RemoteDomainGetVcpusFlagsRet *ret, GError **error)
+{
+    if (!qemu_check_flags(args->flags, 0xf, "virDomainGetVcpusFlags", error))
+        return false;
+    {
+        QEMU_WITH_DOMAIN(&args->dom, dom, error);
+        return qemu_vcpus(dom, args->flags, &ret->num, error);
+    }
+}
+
+static bool
+qemu_get_max_vcpus(RpcServerCall *call, const RemoteDomainGetMaxVcpusArgs *args,
+                   RemoteDomainGetMaxVcpusRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    return qemu_vcpus(dom, 1 | 4, &ret->num, error);
+}
+
+static bool
+qemu_get_autostart(RpcServerCall *call, const RemoteDomainGetAutostartArgs *args,
+                   RemoteDomainGetAutostartRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    ret->autostart = dom->autostart;
+    return true;
+}
+
+static bool
+qemu_set_autostart(RpcServerCall *call, const RemoteDomainSetAutostartArgs *args,
+                   GError **error)
+{
+    g_autoptr(QemuDomain) dom = qemu_domain_lookup(&args->dom, error);
+    g_autofree char *link = NULL;
+    g_autofree char *target = NULL;
+    bool want = args->autostart != 0;
+
+    if (!dom)
+        return false;
+    g_rw_lock_writer_lock(&registry.lock);
+    if (!dom->persistent) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                       "Requested operation is not valid: cannot set autostart for transient domain");
+        return false;
+    }
+    link = qemu_autostart_path(dom->def->name);
+    target = g_strdup_printf("../%s.xml", dom->def->name);
+    if (want && !dom->autostart) {
+        unlink(link);
+        if (symlink(target, link) < 0) {
+            g_rw_lock_writer_unlock(&registry.lock);
+            util_error_set_errno(error, VIR_FROM_QEMU, errno,
+                                 "Failed to create symlink '%s' to '%s'", link, target);
+            return false;
+        }
+    } else if (!want && dom->autostart && unlink(link) < 0 && errno != ENOENT) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        util_error_set_errno(error, VIR_FROM_QEMU, errno, "Failed to delete symlink '%s'", link);
+        return false;
+    }
+    dom->autostart = want;
+    g_rw_lock_writer_unlock(&registry.lock);
+    return true;
+}
+
+static bool
+qemu_get_security_label(RpcServerCall *call, const RemoteDomainGetSecurityLabelArgs *args,
+                        RemoteDomainGetSecurityLabelRet *ret, GError **error)
+{
+    QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    /* no security driver: an empty label, counted with its NUL as libvirt does */
+    ret->label_len = 1;
+    ret->label_val = g_strdup("");
+    ret->enforcing = 0;
+    return true;
+}
+
+static bool
+qemu_has_managed_save(RpcServerCall *call, const RemoteDomainHasManagedSaveImageArgs *args,
+                      RemoteDomainHasManagedSaveImageRet *ret, GError **error)
+{
+    if (!qemu_check_flags(args->flags, 0, "virDomainHasManagedSaveImage", error))
+        return false;
+    {
+        QEMU_WITH_DOMAIN(&args->dom, dom, error);
+        ret->result = 0;
+    }
+    return true;
+}
+
+void
+qemu_domain_fill_ops(RemoteServerOps *ops)
+{
+    ops->domain_define_xml = qemu_define_xml;
+    ops->domain_define_xml_flags = qemu_define_xml_flags;
+    ops->domain_undefine = qemu_undefine_plain;
+    ops->domain_undefine_flags = qemu_undefine_flags;
+    ops->domain_lookup_by_name = qemu_lookup_by_name;
+    ops->domain_lookup_by_uuid = qemu_lookup_by_uuid;
+    ops->domain_lookup_by_id = qemu_lookup_by_id;
+    ops->connect_list_all_domains = qemu_list_all;
+    ops->connect_num_of_domains = qemu_num_of_domains;
+    ops->connect_num_of_defined_domains = qemu_num_of_defined;
+    ops->connect_list_domains = qemu_list_domains;
+    ops->connect_list_defined_domains = qemu_list_defined;
+    ops->domain_get_xml_desc = qemu_get_xml_desc;
+    ops->domain_get_info = qemu_get_info;
+    ops->domain_get_state = qemu_get_state;
+    ops->domain_is_active = qemu_is_active;
+    ops->domain_is_persistent = qemu_is_persistent;
+    ops->domain_is_updated = qemu_is_updated;
+    ops->domain_get_os_type = qemu_get_os_type;
+    ops->domain_get_max_memory = qemu_get_max_memory;
+    ops->domain_get_max_vcpus = qemu_get_max_vcpus;
+    ops->domain_get_vcpus_flags = qemu_get_vcpus_flags;
+    ops->domain_get_autostart = qemu_get_autostart;
+    ops->domain_set_autostart = qemu_set_autostart;
+    ops->domain_get_security_label = qemu_get_security_label;
+    ops->domain_has_managed_save_image = qemu_has_managed_save;
+}
