@@ -613,44 +613,29 @@ def gen_source(desc, out, header_name):
             if st:
                 used.add(st.name)
     for s in desc.order:
-        body = []
-        if s.is_union:
-            body.append("    if (!xdr_enc_i32(x, v->%s)) return false;" % s.discr)
-            body.append("    switch (v->%s) {" % s.discr)
-            for f in s.fields:
-                body.append("    case %d:" % f.case)
-                gen_field_enc(desc, f, "v->u.", body, "        ")
-                body.append("        return true;")
-            body.append("    }")
-            body.append("    return xdr_enc_fail(x, \"bad union discriminant\");")
-        else:
-            for f in s.fields:
-                gen_field_enc(desc, f, "v->", body)
-            body.append("    return true;")
-        w("bool\nxdr_enc_%s(XdrEncoder *x, const %s *v)\n{" % (s.name, s.ctype))
-        if not s.fields and not s.is_union:
-            w("    (void)x; (void)v;")
-        out.extend(body)
-        w("}\n")
-        body = []
-        if s.is_union:
-            body.append("    if (!xdr_dec_i32(x, &v->%s)) return false;" % s.discr)
-            body.append("    switch (v->%s) {" % s.discr)
-            for f in s.fields:
-                body.append("    case %d:" % f.case)
-                gen_field_dec(desc, f, "v->u.", body, "        ")
-                body.append("        return true;")
-            body.append("    }")
-            body.append("    return xdr_dec_fail(x, \"unknown union discriminant\");")
-        else:
-            for f in s.fields:
-                gen_field_dec(desc, f, "v->", body)
-            body.append("    return true;")
-        w("bool\nxdr_dec_%s(XdrDecoder *x, %s *v)\n{" % (s.name, s.ctype))
-        if not s.fields and not s.is_union:
-            w("    (void)x; (void)v;")
-        out.extend(body)
-        w("}\n")
+        for kind, gen_field, sig, bad in (
+                ("enc", gen_field_enc, "XdrEncoder *x, const %s *v", "bad union discriminant"),
+                ("dec", gen_field_dec, "XdrDecoder *x, %s *v", "unknown union discriminant")):
+            body = []
+            if s.is_union:
+                ref = "v->%s" if kind == "enc" else "&v->%s"
+                body.append("    if (!xdr_%s_i32(x, %s)) return false;" % (kind, ref % s.discr))
+                body.append("    switch (v->%s) {" % s.discr)
+                for f in s.fields:
+                    body.append("    case %d:" % f.case)
+                    gen_field(desc, f, "v->u.", body, "        ")
+                    body.append("        return true;")
+                body.append("    }")
+                body.append("    return xdr_%s_fail(x, \"%s\");" % (kind, bad))
+            else:
+                for f in s.fields:
+                    gen_field(desc, f, "v->", body)
+                body.append("    return true;")
+            w("bool\nxdr_%s_%s(%s)\n{" % (kind, s.name, sig % s.ctype))
+            if not s.fields and not s.is_union:
+                w("    (void)x; (void)v;")
+            out.extend(body)
+            w("}\n")
         body = []
         if s.is_union:
             body.append("    switch (v->%s) {" % s.discr)

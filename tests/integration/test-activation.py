@@ -18,22 +18,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import check, finish  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 DAEMON = os.path.join(BUILD, "virtqemud", "virtqemud")
 ACTIVATE = "/usr/bin/systemd-socket-activate"
 VIRSH = "/usr/bin/virsh"
-
-results = []
-
-
-def check(cond, name, detail=""):
-    results.append(bool(cond))
-    n = len(results)
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, name))
-    if not cond and detail:
-        for line in str(detail).splitlines():
-            print("#   " + line)
-    sys.stdout.flush()
 
 
 def daemon_pids(root):
@@ -209,8 +200,7 @@ def main():
     d1.terminate()
     d1.wait(timeout=10)
 
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return finish()
 
 
 if __name__ == "__main__":

@@ -18,21 +18,13 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import check, finish  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 import libvirt  # noqa: E402
-
-results = []
-
-
-def check(cond, name, detail=""):
-    results.append(bool(cond))
-    print("%s %d - %s" % ("ok" if cond else "not ok", len(results), name))
-    if not cond and detail:
-        for line in str(detail).splitlines()[:20]:
-            print("#   " + line)
-    sys.stdout.flush()
 
 
 DOMAIN = """<domain type='kvm'>
@@ -241,8 +233,7 @@ def main():
             except ProcessLookupError:
                 pass
         log.close()
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return finish()
 
 
 if __name__ == "__main__":
