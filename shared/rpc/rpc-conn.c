@@ -28,6 +28,7 @@ struct _RpcConn {
     GMainContext *ctx;
     GSource *source;
     gpointer tag;
+    GIOCondition cond;     /* what the source polls for now */
     size_t max_message;
     RpcConnCallbacks cb;
     gpointer user_data;
@@ -215,7 +216,11 @@ rpc_conn_update_watch(RpcConn *conn)
         cond |= G_IO_IN;
     if (pending)
         cond |= G_IO_OUT;
-    g_source_modify_unix_fd(conn->source, conn->tag, cond);
+    /* each change costs GLib a wake-up of its own loop: only when needed */
+    if (cond != conn->cond) {
+        g_source_modify_unix_fd(conn->source, conn->tag, cond);
+        conn->cond = cond;
+    }
 }
 
 /* Deliver one complete message; returns false if the connection ended. */
@@ -425,6 +430,11 @@ rpc_conn_new(int fd, GMainContext *ctx, size_t max_message,
     rs = (RpcConnSource *)conn->source;
     rs->conn = conn;
     conn->tag = g_source_add_unix_fd(conn->source, fd, G_IO_IN);
+    conn->cond = G_IO_IN;
+    /* Otherwise GLib removes and re-adds the poll entry around every
+     * dispatch, waking its own loop each time.  Safe: nothing runs this
+     * context again from inside a connection's callbacks. */
+    g_source_set_can_recurse(conn->source, TRUE);
     g_source_attach(conn->source, conn->ctx);
     return conn;
 }
