@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from taplib import check, finish  # noqa: E402
+from taplib import check, finish, stop_daemons  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
@@ -206,18 +206,7 @@ def main():
         check(r.returncode != 0 and "no connection driver available" in r.stderr,
               "an unknown URI scheme is refused clearly", r.stderr)
     finally:
-        proxy.send_signal(signal.SIGTERM)
-        try:
-            proxy.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-        pids = subprocess.run(["pgrep", "-f", "--root %s( |$)" % root], capture_output=True,
-                              text=True).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        stop_daemons(proxy, root)
         log.close()
     return finish()
 

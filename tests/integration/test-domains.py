@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from taplib import check, finish  # noqa: E402
+from taplib import check, finish, stop_daemons  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
@@ -221,17 +221,7 @@ def main():
         # the restart reach only a listener connected after it
         check(events[:2] == want[:2], "DEFINED added/updated delivered once each", events)
     finally:
-        proxy.send_signal(signal.SIGTERM)
-        try:
-            proxy.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-        for pid in subprocess.run(["pgrep", "-f", "--root %s( |$)" % root], capture_output=True,
-                                  text=True).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        stop_daemons(proxy, root)
         log.close()
     return finish()
 
