@@ -38,6 +38,9 @@ struct _QemuCaps {
     gint64 probe_time;          /* g_get_real_time() of the probe */
 };
 
+/* An empty object (one reference) with its tables made, for probes,
+ * the JSON loader and tests that build canned capabilities. */
+QemuCaps *qemu_caps_new(void);
 QemuCaps *qemu_caps_ref(QemuCaps *caps);
 void qemu_caps_unref(QemuCaps *caps);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuCaps, qemu_caps_unref)
