@@ -65,6 +65,7 @@ client_connect_free(virConnectPtr conn)
     if (!conn)
         return;
     conn->magic = 0;
+    client_events_cleanup(conn);
     rpc_client_free(conn->rpc);
     g_free(conn->uri);
     g_free(conn->type);
@@ -170,8 +171,10 @@ client_connect_open(const char *name, unsigned int flags, GError **error)
     conn->refs = 1;
     conn->flags = flags;
     g_mutex_init(&conn->lock);
+    client_events_init(conn);
     if (!(conn->rpc = rpc_client_connect_unix(path, error)))
         goto error;
+    client_events_attach(conn);
 
     if (!client_connect_authenticate(conn, error))
         goto error;
@@ -273,16 +276,10 @@ virConnectRef(virConnectPtr conn)
 }
 
 int
-virConnectClose(virConnectPtr conn)
+client_connect_unref(virConnectPtr conn)
 {
-    int remaining = 0;
+    int remaining = g_atomic_int_add(&conn->refs, -1) - 1;
 
-    virResetLastError();
-    if (!client_connect_valid(conn)) {
-        client_error_invalid_conn(__func__);
-        return -1;
-    }
-    remaining = g_atomic_int_add(&conn->refs, -1) - 1;
     if (remaining > 0)
         return remaining;
 
@@ -297,32 +294,11 @@ virConnectClose(virConnectPtr conn)
     return 0;
 }
 
-/* The common shape of the simple calls: check @conn, make the call, and on
- * failure record and dispatch the error. */
-#define CLIENT_CHECK_CONN(conn, retval) \
-    do { \
-        virResetLastError(); \
-        if (!client_connect_valid(conn)) { \
-            client_error_invalid_conn(__func__); \
-            return retval; \
-        } \
-    } while (0)
-
-#define CLIENT_CHECK_NONNULL(conn, arg, retval) \
-    do { \
-        if (!(arg)) { \
-            client_error_set(VIR_FROM_NONE, VIR_ERR_INVALID_ARG, \
-                             "invalid argument: %s in %s must not be NULL", #arg, __func__); \
-            client_error_dispatch(conn); \
-            return retval; \
-        } \
-    } while (0)
-
-static void
-client_call_failed(virConnectPtr conn, const GError *error)
+int
+virConnectClose(virConnectPtr conn)
 {
-    client_error_set_gerror(error);
-    client_error_dispatch(conn);
+    CLIENT_CHECK_CONN(conn, -1);
+    return client_connect_unref(conn);
 }
 
 const char *

@@ -228,6 +228,35 @@ client_error_invalid_conn(const char *func)
     client_error_dispatch(NULL);
 }
 
+void
+client_error_invalid_domain(const char *func)
+{
+    client_error_set(VIR_FROM_DOM, VIR_ERR_INVALID_DOMAIN,
+                     "invalid domain pointer in %s", func);
+    client_error_dispatch(NULL);
+}
+
+void
+client_error_invalid_arg(virConnectPtr conn, const char *func, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *what = NULL;
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_debug("%s: invalid argument", func);
+    client_error_set(VIR_FROM_NONE, VIR_ERR_INVALID_ARG, "invalid argument: %s", what);
+    client_error_dispatch(conn);
+}
+
+void
+client_call_failed(virConnectPtr conn, const GError *error)
+{
+    client_error_set_gerror(error);
+    client_error_dispatch(conn);
+}
+
 /* ------------------------------------------------------------ public API */
 
 virErrorPtr

@@ -109,6 +109,12 @@ int virConnectIsEncrypted(virConnectPtr conn);
 int virConnectIsSecure(virConnectPtr conn);
 int virConnectIsAlive(virConnectPtr conn);
 
+/* Keep the connection alive with the server's keepalive pings, answered
+ * from the registered event loop: 0 on success, 1 if the server does not
+ * do keepalive, -1 on error.  @interval <= 0 is refused as in libvirt
+ * (keepalive cannot be turned off once on). */
+int virConnectSetKeepAlive(virConnectPtr conn, int interval, unsigned int count);
+
 int virNodeGetInfo(virConnectPtr conn, virNodeInfoPtr info);
 unsigned long long virNodeGetFreeMemory(virConnectPtr conn);
 

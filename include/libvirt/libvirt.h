@@ -13,6 +13,8 @@
 #include "virterror.h"
 #include "libvirt-host.h"
 #include "libvirt-domain.h"
+#include "libvirt-domain-snapshot.h"
+#include "libvirt-event.h"
 #undef __VIR_LIBVIRT_H_INCLUDES__
 
 #endif /* MODVIRT_LIBVIRT_H */
