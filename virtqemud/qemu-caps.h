@@ -36,7 +36,19 @@ struct _QemuCaps {
     gint64 binary_mtime;        /* seconds */
     gint64 binary_ctime;
     gint64 probe_time;          /* g_get_real_time() of the probe */
+    /* more of the key: the sub-second parts of mtime and ctime (a binary
+     * replaced twice within a second), and whether /dev/kvm could be
+     * opened read-write when the probe ran */
+    gint64 binary_mtime_nsec;
+    gint64 binary_ctime_nsec;
+    bool kvm_device;
 };
+
+/* The version of the JSON form (the "format" member); a cached file of
+ * another format is probed again. */
+#define QEMU_CAPS_FORMAT_VERSION 1
+/* Longest a probe may take, spawn to reaping QEMU. */
+#define QEMU_CAPS_PROBE_TIMEOUT_MS 30000
 
 /* An empty object (one reference) with its tables made, for probes,
  * the JSON loader and tests that build canned capabilities. */
@@ -54,8 +66,20 @@ const char *qemu_caps_default_machine(const QemuCaps *caps);
  * such machine. */
 const char *qemu_caps_canonical_machine(const QemuCaps *caps, const char *name);
 
-/* Probe @binary now (spawns it with -machine none and talks QMP); slow. */
+/* Probe @binary (an absolute path) now: spawns it with -machine none,
+ * talks QMP over a socketpair, quits and reaps it; about 0.1 s.  QEMU never
+ * outlives the call (killed on error or after QEMU_CAPS_PROBE_TIMEOUT_MS).
+ * The machine "none" is left out, as libvirt does. */
 QemuCaps *qemu_caps_probe(const char *binary, GError **error);
+/* The same, giving up after @timeout_ms (tests of stuck emulators). */
+QemuCaps *qemu_caps_probe_with_timeout(const char *binary, int timeout_ms, GError **error);
+
+/* The libvirt architecture name of this host ("x86_64", "aarch64", "i686"). */
+const char *qemu_caps_host_arch(void);
+/* The emulator for libvirt architecture @arch (qemu-system-x86_64 for
+ * "x86_64", qemu-system-i386 for "i686"): in $MODVIRT_QEMU_DIR when set,
+ * else in PATH.  NULL when there is none. */
+char *qemu_caps_find_emulator(const char *arch);
 
 /* The on-disk form (JSON), also used for canned capabilities in tests. */
 char *qemu_caps_to_json(const QemuCaps *caps);
@@ -74,3 +98,11 @@ void qemu_caps_cache_prefetch(const char *binary);
  * else a fresh probe (waiting for one already running).  Errors are
  * VIR_ERR_INTERNAL_ERROR with QEMU's own message where it gave one. */
 QemuCaps *qemu_caps_cache_lookup(const char *binary, GError **error);
+/* The capabilities of the host architecture's emulator
+ * (qemu_caps_find_emulator(qemu_caps_host_arch())). */
+QemuCaps *qemu_caps_cache_lookup_default(GError **error);
+/* Where the cached result of @binary is kept ("<cachedir>/<sha256 of the
+ * path>.json"); NULL before qemu_caps_cache_init(). */
+char *qemu_caps_cache_file(const char *binary);
+/* How many probes this cache ran since qemu_caps_cache_init() (tests). */
+guint qemu_caps_cache_probe_count(void);
