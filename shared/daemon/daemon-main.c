@@ -19,8 +19,8 @@
 
 #include <cap-ng.h>
 #include <glib-unix.h>
-#include <systemd/sd-daemon.h>
 
+#include "daemon-sd.h"
 #include "modvirt-config.h"
 #include "util-error.h"
 
@@ -485,12 +485,9 @@ daemon_sockets_from_systemd(bool *ret_activated, GError **error)
     int n;
 
     *ret_activated = false;
-    n = sd_listen_fds_with_names(1, &names);
-    if (n < 0) {
-        util_error_set(error, VIR_FROM_RPC, VIR_ERR_SYSTEM_ERROR,
-                       "cannot read the sockets passed by systemd: %s", g_strerror(-n));
+    n = daemon_sd_listen_fds(&names, error);
+    if (n < 0)
         return false;
-    }
     if (n == 0)
         return true;
     if (!names || g_strv_length(names) != (guint)n) {
@@ -499,7 +496,7 @@ daemon_sockets_from_systemd(bool *ret_activated, GError **error)
         return false;
     }
     for (int i = 0; i < n; i++) {
-        int fd = SD_LISTEN_FDS_START + i;
+        int fd = DAEMON_SD_LISTEN_FDS_START + i;
         int kind = -1;
 
         for (int k = 0; k < DAEMON_SOCKET_LAST; k++) {
@@ -514,13 +511,12 @@ daemon_sockets_from_systemd(bool *ret_activated, GError **error)
                            s->driver->name);
             return false;
         }
-        if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) <= 0) {
+        if (!daemon_sd_is_unix_stream_listener(fd)) {
             util_error_set(error, VIR_FROM_RPC, VIR_ERR_INTERNAL_ERROR,
                            "systemd socket '%s' (fd %d) is not a listening UNIX stream socket",
                            names[i], fd);
             return false;
         }
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
         if (!daemon_add_listener(fd, kind, NULL, error))
             return false;
     }
@@ -775,9 +771,9 @@ daemon_main(const DaemonDriver *driver, int argc, char **argv)
     g_info("%s ready (%s mode, sockets in %s%s)", driver->name,
            s->paths.root ? "embedded" : "system", s->paths.sockdir,
            activated ? ", from systemd" : "");
-    sd_notify(0, "READY=1");
+    daemon_sd_notify("READY=1");
     g_main_loop_run(s->loop);
-    sd_notify(0, "STOPPING=1");
+    daemon_sd_notify("STOPPING=1");
     s->exit_status = EXIT_SUCCESS;
 
     /* stop taking clients, drop the ones we have, finish running calls */
