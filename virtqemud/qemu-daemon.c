@@ -2,173 +2,143 @@
  * qemu-daemon.c: virtqemud, the QEMU/KVM driver daemon.
  *
  * This is the connection-level part: hypervisor type and version, host
- * capabilities with the guests the installed emulators can run, and the
- * vCPU limit.  Domain management builds on it.
+ * capabilities with the guests the installed emulators can run (from the
+ * capabilities cache, qemu-caps.c), and the vCPU limit.  Domain management
+ * builds on it.
  */
 #define G_LOG_DOMAIN "virtqemud"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/kvm.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "conf-capabilities.h"
 #include "daemon.h"
+#include "qemu-caps.h"
 #include "qemu-domain.h"
 #include "util-error.h"
 
 typedef struct {
     const char *arch;        /* libvirt arch name */
-    const char *binary;      /* qemu-system-<x> */
     unsigned int wordsize;
 } QemuArch;
 
+/* The guests the capabilities XML can list, when their emulator is found. */
 static const QemuArch qemu_arches[] = {
-    { "x86_64", "qemu-system-x86_64", 64 },
-    { "i686", "qemu-system-i386", 32 },
-    { "aarch64", "qemu-system-aarch64", 64 },
+    { "x86_64", 64 },
+    { "i686", 32 },
+    { "aarch64", 64 },
 };
 
-/* Facts about the installed emulators, probed once on first use. */
+/* One <machine> of the capabilities XML. */
 typedef struct {
-    GMutex lock;
-    bool probed;
-    guint64 version;         /* major * 1000000 + minor * 1000 + micro */
-    char *caps_xml;
-    char *error;             /* why probing failed */
-} QemuHost;
+    const char *name;
+    const char *canonical;   /* the full name when @name is an alias */
+    unsigned int max_cpus;
+    bool deprecated;
+} QemuCapsXmlMachine;
 
-static QemuHost qemu_host;
+/* The machines of @caps as libvirt lists them: QEMU's default first; an
+ * alias as its own entry pointing at its canonical name, which is listed
+ * just before it unless listed already. */
+static GArray *
+qemu_caps_xml_machines(const QemuCaps *caps)
+{
+    GArray *list = g_array_new(FALSE, TRUE, sizeof(QemuCapsXmlMachine));
+    g_autoptr(GPtrArray) order = g_ptr_array_new();
+
+    for (guint i = 0; i < caps->machines->len; i++) {
+        QemuCapsMachine *m = g_ptr_array_index(caps->machines, i);
+
+        if (m->is_default)
+            g_ptr_array_insert(order, 0, m);
+        else
+            g_ptr_array_add(order, m);
+    }
+    for (guint i = 0; i < order->len; i++) {
+        const QemuCapsMachine *m = g_ptr_array_index(order, i);
+        QemuCapsXmlMachine full = { m->name, NULL, m->max_cpus, m->deprecated };
+        QemuCapsXmlMachine alias = { m->alias, m->name, m->max_cpus, m->deprecated };
+        bool listed = false;
+
+        if (!m->alias) {
+            g_array_append_val(list, full);
+            continue;
+        }
+        for (guint j = 0; j < order->len; j++) {
+            const QemuCapsMachine *other = g_ptr_array_index(order, j);
+
+            /* listed already, or to be listed later in its own right */
+            if (j != i && g_str_equal(other->name, m->name))
+                listed = true;
+        }
+        if (!listed)
+            g_array_append_val(list, full);
+        g_array_append_val(list, alias);
+    }
+    return list;
+}
+
+/* Adds the <guest> of the emulator @caps describes. */
+static void
+qemu_caps_xml_add_guest(ConfCaps *xml, const QemuArch *a, const QemuCaps *caps)
+{
+    g_autoptr(GArray) machines = qemu_caps_xml_machines(caps);
+    g_autofree const char **names = g_new0(const char *, machines->len + 1);
+    const char *types_kvm[] = { "qemu", "kvm", NULL };
+    const char *types_tcg[] = { "qemu", NULL };
+    const char *host = qemu_caps_host_arch();
+    bool native = g_str_equal(a->arch, host) ||
+                  (g_str_equal(a->arch, "i686") && g_str_equal(host, "x86_64"));
+
+    /* conf_caps_add_guest() takes machine names only: the canonical,
+     * maxCpus and deprecated attributes of libvirt's <machine> wait for
+     * conf-capabilities to carry them */
+    for (guint i = 0; i < machines->len; i++)
+        names[i] = g_array_index(machines, QemuCapsXmlMachine, i).name;
+    conf_caps_add_guest(xml, "hvm", a->arch, a->wordsize, caps->binary, names,
+                        native && caps->kvm ? types_kvm : types_tcg);
+}
 
 static char *
-qemu_find_emulator(const char *binary)
+qemu_capabilities_xml(GError **error)
 {
-    const char *dir = g_getenv("MODVIRT_QEMU_DIR");
+    g_autoptr(ConfCaps) xml = conf_caps_new_host(error);
+    g_autoptr(GError) first_error = NULL;
+    guint guests = 0;
 
-    if (dir && *dir) {
-        g_autofree char *path = g_build_filename(dir, binary, NULL);
-        return g_file_test(path, G_FILE_TEST_IS_EXECUTABLE) ? g_steal_pointer(&path) : NULL;
-    }
-    return g_find_program_in_path(binary);
-}
-
-static const char *
-qemu_host_arch(void)
-{
-    static struct utsname uts;
-
-    if (!uts.machine[0])
-        uname(&uts);
-    return g_str_equal(uts.machine, "x86_64") ? "x86_64" :
-           g_str_equal(uts.machine, "aarch64") ? "aarch64" : uts.machine;
-}
-
-/* "QEMU emulator version 7.2.22 (Debian ...)" -> 7002022 */
-static bool
-qemu_parse_version(const char *text, guint64 *ret_version)
-{
-    const char *p = strstr(text, "version ");
-    unsigned int major = 0, minor = 0, micro = 0;
-
-    if (!p || sscanf(p + 8, "%u.%u.%u", &major, &minor, &micro) < 2)
-        return false;
-    *ret_version = major * 1000000ULL + minor * 1000ULL + micro;
-    return true;
-}
-
-static char **
-qemu_probe_machines(const char *emulator)
-{
-    const char *argv[] = { emulator, "-machine", "help", NULL };
-    g_autofree char *out = NULL;
-    g_auto(GStrv) lines = NULL;
-    GPtrArray *machines = g_ptr_array_new();
-    int status = 0;
-
-    if (g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-                     &out, NULL, &status, NULL) && status == 0) {
-        lines = g_strsplit(out, "\n", -1);
-        for (int i = 1; lines[i]; i++) {
-            g_auto(GStrv) words = g_strsplit_set(g_strstrip(lines[i]), " ", 2);
-            if (words[0] && *words[0] && !strstr(lines[i], "(deprecated)"))
-                g_ptr_array_add(machines, g_strdup(words[0]));
-        }
-    }
-    g_ptr_array_add(machines, NULL);
-    return (char **)g_ptr_array_free(machines, FALSE);
-}
-
-static bool
-qemu_kvm_usable(void)
-{
-    return access("/dev/kvm", R_OK | W_OK) == 0;
-}
-
-static bool
-qemu_host_probe_locked(GError **error)
-{
-    QemuHost *h = &qemu_host;
-    g_autoptr(ConfCaps) caps = NULL;
-    bool have_version = false;
-
-    if (h->probed) {
-        if (h->error) {
-            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INTERNAL_ERROR, "%s", h->error);
-            return false;
-        }
-        return true;
-    }
-    caps = conf_caps_new_host(error);
-    if (!caps)
-        return false;
+    if (!xml)
+        return NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(qemu_arches); i++) {
-        const QemuArch *a = &qemu_arches[i];
-        g_autofree char *emulator = qemu_find_emulator(a->binary);
-        g_auto(GStrv) machines = NULL;
-        const char *types_kvm[] = { "qemu", "kvm", NULL };
-        const char *types_tcg[] = { "qemu", NULL };
-        bool native;
+        g_autofree char *emulator = qemu_caps_find_emulator(qemu_arches[i].arch);
+        g_autoptr(GError) local = NULL;
+        g_autoptr(QemuCaps) caps = NULL;
 
         if (!emulator)
             continue;
-        if (!have_version) {
-            const char *argv[] = { emulator, "--version", NULL };
-            g_autofree char *out = NULL;
-            int status = 0;
-
-            if (g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
-                             NULL, &out, NULL, &status, NULL) && status == 0 &&
-                qemu_parse_version(out, &h->version))
-                have_version = true;
+        caps = qemu_caps_cache_lookup(emulator, &local);
+        if (!caps) {
+            /* as libvirt: an emulator that cannot be probed is left out */
+            g_message("leaving %s out of the capabilities: %s", emulator, local->message);
+            if (!first_error)
+                first_error = g_steal_pointer(&local);
+            continue;
         }
-        machines = qemu_probe_machines(emulator);
-        native = g_str_equal(a->arch, qemu_host_arch()) ||
-                 (g_str_equal(a->arch, "i686") && g_str_equal(qemu_host_arch(), "x86_64"));
-        conf_caps_add_guest(caps, "hvm", a->arch, a->wordsize, emulator,
-                            (const char *const *)machines,
-                            native && qemu_kvm_usable() ? types_kvm : types_tcg);
+        qemu_caps_xml_add_guest(xml, &qemu_arches[i], caps);
+        guests++;
     }
-    h->probed = true;
-    if (!have_version) {
-        h->error = g_strdup("no usable QEMU emulator found (looked for qemu-system-* in PATH)");
-        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INTERNAL_ERROR, "%s", h->error);
-        return false;
+    if (guests == 0) {
+        if (first_error)
+            g_propagate_error(error, g_steal_pointer(&first_error));
+        else
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INTERNAL_ERROR,
+                           "no usable QEMU emulator found (looked for qemu-system-* in %s)",
+                           g_getenv("MODVIRT_QEMU_DIR") ? g_getenv("MODVIRT_QEMU_DIR") : "PATH");
+        return NULL;
     }
-    h->caps_xml = conf_caps_format(caps);
-    return true;
-}
-
-static bool
-qemu_host_probe(GError **error)
-{
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&qemu_host.lock);
-
-    return qemu_host_probe_locked(error);
+    return conf_caps_format(xml);
 }
 
 static bool
@@ -181,9 +151,11 @@ qemu_connect_get_type(RpcServerCall *call, RemoteConnectGetTypeRet *ret, GError 
 static bool
 qemu_connect_get_version(RpcServerCall *call, RemoteConnectGetVersionRet *ret, GError **error)
 {
-    if (!qemu_host_probe(error))
+    g_autoptr(QemuCaps) caps = qemu_caps_cache_lookup_default(error);
+
+    if (!caps)
         return false;
-    ret->hv_ver = qemu_host.version;
+    ret->hv_ver = caps->version;
     return true;
 }
 
@@ -191,10 +163,8 @@ static bool
 qemu_connect_get_capabilities(RpcServerCall *call, RemoteConnectGetCapabilitiesRet *ret,
                               GError **error)
 {
-    if (!qemu_host_probe(error))
-        return false;
-    ret->capabilities = g_strdup(qemu_host.caps_xml);
-    return true;
+    ret->capabilities = qemu_capabilities_xml(error);
+    return ret->capabilities != NULL;
 }
 
 static int
@@ -253,14 +223,36 @@ static const int qemu_caps[] = {
     CAP_SETPCAP, CAP_SYS_RESOURCE, CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_SYS_NICE, -1
 };
 
+/* Capabilities first (a prefetch of the host's emulator runs while the
+ * daemon starts), then the domains. */
+static bool
+qemu_daemon_init(GError **error)
+{
+    g_autofree char *cachedir = g_build_filename(daemon_paths()->statedir, "cache", "qemu",
+                                                 "capabilities", NULL);
+    g_autofree char *emulator = qemu_caps_find_emulator(qemu_caps_host_arch());
+
+    qemu_caps_cache_init(cachedir);
+    if (emulator)
+        qemu_caps_cache_prefetch(emulator);
+    return qemu_domains_init(error);
+}
+
+static void
+qemu_daemon_cleanup(void)
+{
+    qemu_domains_cleanup();
+    qemu_caps_cache_cleanup();
+}
+
 static const DaemonDriver qemu_driver = {
     .name = "virtqemud",
     .description = "modvirt QEMU/KVM daemon",
     .uri_schemes = qemu_schemes,
     .ops = &qemu_ops,
     .keep_caps = qemu_caps,
-    .init = qemu_domains_init,
-    .cleanup = qemu_domains_cleanup,
+    .init = qemu_daemon_init,
+    .cleanup = qemu_daemon_cleanup,
 };
 
 int
