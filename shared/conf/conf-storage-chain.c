@@ -300,19 +300,10 @@ conf_storage_chain_describe(const ConfStorageSource *top)
     return g_string_free(out, FALSE);
 }
 
-static void G_GNUC_PRINTF(3, 4)
-chain_mismatch(GError **error, const char *top_path, const char *fmt, ...)
-{
-    va_list ap;
-    g_autofree char *detail = NULL;
-
-    va_start(ap, fmt);
-    detail = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_OPERATION_FAILED,
-                   "backing chain of '%s' does not match the image headers: %s",
-                   top_path, detail);
-}
+#define chain_mismatch(error, top_path, fmt, ...) \
+    util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_OPERATION_FAILED, \
+                   "backing chain of '%s' does not match the image headers: " fmt, \
+                   top_path, __VA_ARGS__)
 
 static bool
 chain_same_file(const char *a, const char *b)

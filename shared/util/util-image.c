@@ -191,17 +191,15 @@ image_has_bytes(const ImageReader *r, size_t off, const char *bytes, size_t n)
 
 /* ---- errors ---- */
 
-static void G_GNUC_PRINTF(3, 4)
-image_invalid(GError **error, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    g_autofree char *detail = NULL;
+#define image_invalid(error, path, ...) \
+    image_invalid_detail(error, path, g_strdup_printf(__VA_ARGS__))
 
-    va_start(ap, fmt);
-    detail = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
+static void
+image_invalid_detail(GError **error, const char *path, char *detail)
+{
     util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_INTERNAL_ERROR,
                    "invalid qcow2 header in '%s': %s", path, detail);
+    g_free(detail);
 }
 
 static void
