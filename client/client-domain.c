@@ -762,3 +762,113 @@ virDomainIsPersistent(virDomainPtr domain)
     }
     return ret.persistent ? 1 : 0;
 }
+
+int
+virDomainHasManagedSaveImage(virDomainPtr dom, unsigned int flags)
+{
+    g_autoptr(GError) error = NULL;
+    RemoteDomainHasManagedSaveImageArgs args = { { 0 } };
+    RemoteDomainHasManagedSaveImageRet ret = { 0 };
+
+    CLIENT_CHECK_DOMAIN(dom, -1);
+    args.dom = client_domain_wire(dom);
+    args.flags = flags;
+    if (!remote_call_domain_has_managed_save_image(dom->conn->rpc, &args, &ret, &error)) {
+        client_call_failed(dom->conn, error);
+        return -1;
+    }
+    return ret.result ? 1 : 0;
+}
+
+/* Copy a wire char array into a NUL-terminated buffer of @size bytes. */
+static bool
+client_copy_chars(char *buf, size_t size, const char *val, guint len, const char *what)
+{
+    /* the wire array counts its terminating NUL when there is one */
+    size_t n = len && val[len - 1] == '\0' ? len - 1 : len;
+
+    if (n >= size) {
+        client_error_set(VIR_FROM_REMOTE, VIR_ERR_RPC, "%s exceeds maximum: %zu", what,
+                         size - 1);
+        return false;
+    }
+    memset(buf, 0, size);
+    if (n)
+        memcpy(buf, val, n);
+    return true;
+}
+
+int
+virDomainGetSecurityLabel(virDomainPtr domain, virSecurityLabelPtr seclabel)
+{
+    g_autoptr(GError) error = NULL;
+    RemoteDomainGetSecurityLabelArgs args = { { 0 } };
+    RemoteDomainGetSecurityLabelRet ret = { 0 };
+    bool ok = false;
+
+    CLIENT_CHECK_DOMAIN(domain, -1);
+    CLIENT_CHECK_NONNULL(domain->conn, seclabel, -1);
+    args.dom = client_domain_wire(domain);
+    if (!remote_call_domain_get_security_label(domain->conn->rpc, &args, &ret, &error)) {
+        client_call_failed(domain->conn, error);
+        return -1;
+    }
+    ok = client_copy_chars(seclabel->label, sizeof(seclabel->label), ret.label_val,
+                           ret.label_len, "security label");
+    seclabel->enforcing = ret.enforcing;
+    xdr_free_remote_domain_get_security_label_ret(&ret);
+    if (!ok) {
+        client_error_dispatch(domain->conn);
+        return -1;
+    }
+    return 0;
+}
+
+int
+virNodeGetSecurityModel(virConnectPtr conn, virSecurityModelPtr secmodel)
+{
+    g_autoptr(GError) error = NULL;
+    RemoteNodeGetSecurityModelRet ret = { 0 };
+    bool ok = false;
+
+    CLIENT_CHECK_CONN(conn, -1);
+    CLIENT_CHECK_NONNULL(conn, secmodel, -1);
+    if (!remote_call_node_get_security_model(conn->rpc, &ret, &error)) {
+        client_call_failed(conn, error);
+        return -1;
+    }
+    ok = client_copy_chars(secmodel->model, sizeof(secmodel->model), ret.model_val,
+                           ret.model_len, "security model") &&
+         client_copy_chars(secmodel->doi, sizeof(secmodel->doi), ret.doi_val, ret.doi_len,
+                           "security doi");
+    xdr_free_remote_node_get_security_model_ret(&ret);
+    if (!ok) {
+        client_error_dispatch(conn);
+        return -1;
+    }
+    return 0;
+}
+
+int
+virDomainGetMessages(virDomainPtr domain, char ***msgs, unsigned int flags)
+{
+    g_autoptr(GError) error = NULL;
+    RemoteDomainGetMessagesArgs args = { { 0 } };
+    RemoteDomainGetMessagesRet ret = { 0 };
+    char **list = NULL;
+
+    CLIENT_CHECK_DOMAIN(domain, -1);
+    CLIENT_CHECK_NONNULL(domain->conn, msgs, -1);
+    args.dom = client_domain_wire(domain);
+    args.flags = flags;
+    if (!remote_call_domain_get_messages(domain->conn->rpc, &args, &ret, &error)) {
+        client_call_failed(domain->conn, error);
+        return -1;
+    }
+    list = g_new0(char *, ret.msgs_len + 1);
+    for (guint i = 0; i < ret.msgs_len; i++)
+        list[i] = g_steal_pointer(&ret.msgs_val[i].name);
+    *msgs = list;
+    xdr_free_remote_domain_get_messages_ret(&ret);
+    return (int)g_strv_length(list);
+}

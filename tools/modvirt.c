@@ -19,52 +19,20 @@
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
-#include "libvirt/libvirt.h"
+#include "modvirt.h"
 #include "modvirt-config.h"
-
-typedef enum {
-    CLI_OPT_BOOL,       /* --name */
-    CLI_OPT_STRING,     /* --name VALUE, --name=VALUE, or positional */
-    CLI_OPT_LAST
-} CliOptType;
 
 /* How each kind of option is written after its name, in help and errors. */
 static const char *const cli_opt_type_syntax[] = {
     [CLI_OPT_BOOL] = "",
     [CLI_OPT_STRING] = " <string>",
+    [CLI_OPT_INT] = " <number>",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(cli_opt_type_syntax) == CLI_OPT_LAST);
 
-typedef struct {
-    const char *name;
-    CliOptType type;
-    const char *help;
-} CliOptDef;
-
-#define CLI_MAX_OPTS 4
-
-typedef struct {
-    bool set[CLI_MAX_OPTS];
-    const char *value[CLI_MAX_OPTS];
-} CliArgs;
-
-typedef struct {
-    virConnectPtr conn;
-    bool quiet;
-} Cli;
-
-typedef struct {
-    const char *name;
-    const char *help;
-    const char *desc;
-    const CliOptDef *opts;          /* NULL-name terminated, or NULL */
-    bool needs_conn;
-    bool (*handler)(Cli *cli, const CliArgs *args);
-} CliCommand;
-
 /* ------------------------------------------------------------ output */
 
-static void G_GNUC_PRINTF(1, 2)
+void
 cli_error(const char *fmt, ...)
 {
     va_list ap;
@@ -74,6 +42,43 @@ cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+void
+cli_print_extra(Cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (cli->quiet)
+        return;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+static int
+cli_opt_index(const CliCommand *cmd, const char *name)
+{
+    for (int i = 0; cmd->opts && cmd->opts[i].name; i++) {
+        if (strcmp(cmd->opts[i].name, name) == 0)
+            return i;
+    }
+    g_error("command '%s' has no option '%s'", cmd->name, name);
+    return -1;
+}
+
+bool
+cli_arg_bool(const CliArgs *args, const char *name)
+{
+    return args->set[cli_opt_index(args->cmd, name)];
+}
+
+const char *
+cli_arg_string(const CliArgs *args, const char *name)
+{
+    int i = cli_opt_index(args->cmd, name);
+
+    return args->set[i] ? args->value[i] : NULL;
 }
 
 /* virsh's last step after a failed command: the library's own message,
@@ -106,8 +111,8 @@ cli_print_version(const char *label, const char *what, unsigned long version)
 /* ------------------------------------------------------------ commands */
 
 static const CliOptDef cli_opts_version[] = {
-    { "daemon", CLI_OPT_BOOL, "report daemon version too" },
-    { NULL, CLI_OPT_LAST, NULL },
+    { "daemon", CLI_OPT_BOOL, 0, "report daemon version too" },
+    { NULL, CLI_OPT_LAST, 0, NULL },
 };
 
 static bool
@@ -139,7 +144,7 @@ cli_cmd_version(Cli *cli, const CliArgs *args)
     else
         cli_print_version("Running hypervisor", type, hv_version);
 
-    if (args->set[0]) {
+    if (cli_arg_bool(args, "daemon")) {
         unsigned long daemon_version = 0;
 
         /* virsh reports this failure but still succeeds. */
@@ -253,14 +258,14 @@ cli_domcaps_max_vcpus(const char *xml)
 }
 
 static const CliOptDef cli_opts_maxvcpus[] = {
-    { "type", CLI_OPT_STRING, "domain type" },
-    { NULL, CLI_OPT_LAST, NULL },
+    { "type", CLI_OPT_STRING, CLI_OPT_POSITIONAL, "domain type" },
+    { NULL, CLI_OPT_LAST, 0, NULL },
 };
 
 static bool
 cli_cmd_maxvcpus(Cli *cli, const CliArgs *args)
 {
-    const char *type = args->value[0];
+    const char *type = cli_arg_string(args, "type");
     g_autofree char *caps = NULL;
     int vcpus = -1;
 
@@ -280,11 +285,11 @@ cli_cmd_maxvcpus(Cli *cli, const CliArgs *args)
 static bool cli_cmd_help(Cli *cli, const CliArgs *args);
 
 static const CliOptDef cli_opts_help[] = {
-    { "command", CLI_OPT_STRING, "command name" },
-    { NULL, CLI_OPT_LAST, NULL },
+    { "command", CLI_OPT_STRING, CLI_OPT_POSITIONAL, "command name" },
+    { NULL, CLI_OPT_LAST, 0, NULL },
 };
 
-static const CliCommand cli_commands[] = {
+static const CliCommand cli_host_commands[] = {
     { "capabilities", "capabilities", "Returns capabilities of hypervisor/driver.",
       NULL, true, cli_cmd_capabilities },
     { "help", "print help", "Prints global help, command specific help.",
@@ -308,9 +313,13 @@ static const CliCommand cli_commands[] = {
 static const CliCommand *
 cli_command_find(const char *name)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(cli_commands); i++) {
-        if (strcmp(cli_commands[i].name, name) == 0)
-            return &cli_commands[i];
+    for (size_t i = 0; i < G_N_ELEMENTS(cli_host_commands); i++) {
+        if (strcmp(cli_host_commands[i].name, name) == 0)
+            return &cli_host_commands[i];
+    }
+    for (size_t i = 0; i < cli_domain_commands_len; i++) {
+        if (strcmp(cli_domain_commands[i].name, name) == 0)
+            return &cli_domain_commands[i];
     }
     return NULL;
 }
@@ -331,9 +340,13 @@ cli_usage(FILE *out)
             "    -r | --readonly         connect readonly\n"
             "    -v | --version          program version\n"
             "\n"
-            "  commands:\n");
-    for (size_t i = 0; i < G_N_ELEMENTS(cli_commands); i++)
-        fprintf(out, "    %-30s %s\n", cli_commands[i].name, cli_commands[i].help);
+            "  commands (host):\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(cli_host_commands); i++)
+        fprintf(out, "    %-30s %s\n", cli_host_commands[i].name, cli_host_commands[i].help);
+    fprintf(out, "\n  commands (domain):\n");
+    for (size_t i = 0; i < cli_domain_commands_len; i++)
+        fprintf(out, "    %-30s %s\n", cli_domain_commands[i].name,
+                cli_domain_commands[i].help);
     fprintf(out, "\n");
 }
 
@@ -342,17 +355,24 @@ cli_cmd_help(Cli *cli G_GNUC_UNUSED, const CliArgs *args)
 {
     const CliCommand *cmd = NULL;
 
-    if (!args->set[0]) {
+    const char *name = cli_arg_string(args, "command");
+
+    if (!name) {
         cli_usage(stdout);
         return true;
     }
-    if (!(cmd = cli_command_find(args->value[0]))) {
-        cli_error("command '%s' doesn't exist", args->value[0]);
+    if (!(cmd = cli_command_find(name))) {
+        cli_error("command '%s' doesn't exist", name);
         return false;
     }
     printf("  NAME\n    %s - %s\n\n  SYNOPSIS\n    %s", cmd->name, cmd->help, cmd->name);
-    for (const CliOptDef *opt = cmd->opts; opt && opt->name; opt++)
-        printf(" [--%s%s]", opt->name, cli_opt_type_syntax[opt->type]);
+    for (const CliOptDef *opt = cmd->opts; opt && opt->name; opt++) {
+        if (opt->flags & CLI_OPT_REQUIRED)
+            printf(" %s<%s>%s", (opt->flags & CLI_OPT_POSITIONAL) ? "[--" : "--", opt->name,
+                   (opt->flags & CLI_OPT_POSITIONAL) ? "]" : "");
+        else
+            printf(" [--%s%s]", opt->name, cli_opt_type_syntax[opt->type]);
+    }
     printf("\n\n  DESCRIPTION\n    %s\n\n", cmd->desc);
     if (cmd->opts && cmd->opts[0].name) {
         printf("  OPTIONS\n");
@@ -383,7 +403,7 @@ cli_opt_find(const CliCommand *cmd, const char *name, size_t len)
 static bool
 cli_parse_args(const CliCommand *cmd, int argc, char **argv, CliArgs *ret_args)
 {
-    CliArgs args = { { 0 } };
+    CliArgs args = { .cmd = cmd };
 
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -411,13 +431,14 @@ cli_parse_args(const CliCommand *cmd, int argc, char **argv, CliArgs *ret_args)
                 }
                 break;
             case CLI_OPT_STRING:
+            case CLI_OPT_INT:
                 if (eq) {
                     args.value[idx] = eq + 1;
                 } else if (i + 1 < argc) {
                     args.value[idx] = argv[++i];
                 } else {
                     cli_error("expected syntax: --%s%s", cmd->opts[idx].name,
-                              cli_opt_type_syntax[CLI_OPT_STRING]);
+                              cli_opt_type_syntax[cmd->opts[idx].type]);
                     return false;
                 }
                 break;
@@ -431,7 +452,7 @@ cli_parse_args(const CliCommand *cmd, int argc, char **argv, CliArgs *ret_args)
         /* A bare word (or "--" itself is not special here). */
         idx = -1;
         for (int j = 0; cmd->opts && cmd->opts[j].name; j++) {
-            if (cmd->opts[j].type == CLI_OPT_STRING && !args.set[j]) {
+            if ((cmd->opts[j].flags & CLI_OPT_POSITIONAL) && !args.set[j]) {
                 idx = j;
                 break;
             }
@@ -442,6 +463,23 @@ cli_parse_args(const CliCommand *cmd, int argc, char **argv, CliArgs *ret_args)
         }
         args.value[idx] = arg;
         args.set[idx] = true;
+    }
+    for (int j = 0; cmd->opts && cmd->opts[j].name; j++) {
+        const CliOptDef *opt = &cmd->opts[j];
+
+        if ((opt->flags & CLI_OPT_REQUIRED) && !args.set[j]) {
+            cli_error("command '%s' requires <%s> option", cmd->name, opt->name);
+            return false;
+        }
+        if (opt->type == CLI_OPT_INT && args.set[j]) {
+            guint64 value = 0;
+
+            if (!g_ascii_string_to_unsigned(args.value[j], 10, 0, G_MAXINT, &value, NULL)) {
+                cli_error("Numeric value '%s' for <%s> option is malformed or out of range",
+                          args.value[j], opt->name);
+                return false;
+            }
+        }
     }
     *ret_args = args;
     return true;
@@ -462,7 +500,7 @@ main(int argc, char **argv)
     const char *uri = NULL;
     bool readonly = false;
     const CliCommand *cmd = NULL;
-    CliArgs args = { { 0 } };
+    CliArgs args = { 0 };
     bool ok = false;
     int c = 0;
 

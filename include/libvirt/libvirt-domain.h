@@ -276,6 +276,26 @@ int virDomainGetAutostart(virDomainPtr domain, int *autostart);
 int virDomainSetAutostart(virDomainPtr domain, int autostart);
 int virDomainIsActive(virDomainPtr domain);
 int virDomainIsPersistent(virDomainPtr domain);
+int virDomainHasManagedSaveImage(virDomainPtr dom, unsigned int flags);
+
+typedef struct _virSecurityLabel virSecurityLabel;
+typedef virSecurityLabel *virSecurityLabelPtr;
+
+/* A running domain's security label; "" when it has none. */
+struct _virSecurityLabel {
+    char label[VIR_SECURITY_LABEL_BUFLEN];
+    int enforcing;                  /* 1 enforcing, 0 permissive */
+};
+
+int virDomainGetSecurityLabel(virDomainPtr domain, virSecurityLabelPtr seclabel);
+
+typedef enum {
+    VIR_DOMAIN_MESSAGE_DEPRECATION = (1 << 0),
+    VIR_DOMAIN_MESSAGE_TAINTING = (1 << 1),
+} virDomainMessageType;
+
+/* *msgs: a NULL terminated list the caller frees; returns its length. */
+int virDomainGetMessages(virDomainPtr domain, char ***msgs, unsigned int flags);
 
 /* ------------------------------------------------------------ block jobs */
 

@@ -115,7 +115,21 @@ int virConnectIsAlive(virConnectPtr conn);
  * (keepalive cannot be turned off once on). */
 int virConnectSetKeepAlive(virConnectPtr conn, int interval, unsigned int count);
 
+#define VIR_SECURITY_LABEL_BUFLEN (4096 + 1)
+#define VIR_SECURITY_MODEL_BUFLEN (256 + 1)
+#define VIR_SECURITY_DOI_BUFLEN (256 + 1)
+
+typedef struct _virSecurityModel virSecurityModel;
+typedef virSecurityModel *virSecurityModelPtr;
+
+/* The host's security driver; model is "" when none is active. */
+struct _virSecurityModel {
+    char model[VIR_SECURITY_MODEL_BUFLEN];
+    char doi[VIR_SECURITY_DOI_BUFLEN];      /* domain of interpretation */
+};
+
 int virNodeGetInfo(virConnectPtr conn, virNodeInfoPtr info);
+int virNodeGetSecurityModel(virConnectPtr conn, virSecurityModelPtr secmodel);
 unsigned long long virNodeGetFreeMemory(virConnectPtr conn);
 
 #ifdef __cplusplus
