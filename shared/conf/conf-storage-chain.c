@@ -187,8 +187,10 @@ chain_detect(const ConfStorageSource *end, const char *top_path, guint depth,
         layer->path = g_strdup(path);
         layer->format = format;
         g_ptr_array_add(names, g_strdup(info.backing_name));
-        g_debug("'%s': backing '%s' -> '%s' (%s)", cur_path, info.backing_name, path,
-                conf_storage_format_to_string(format));
+        /* formatting costs more than reading a header: only when shown */
+        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+            g_debug("'%s': backing '%s' -> '%s' (%s)", cur_path, info.backing_name, path,
+                    conf_storage_format_to_string(format));
         *tail = layer;
         tail = &layer->backing;
         g_free(cur_path);

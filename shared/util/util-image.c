@@ -571,9 +571,12 @@ util_image_probe(const char *path, UtilImageFormat hint,
     image_reader_clear(&r);
     if (!ok)
         return false;
-    g_debug("probed '%s': %s, virtual size %" G_GUINT64_FORMAT ", backing '%s' (%s)",
-            path, util_image_format_to_string(info.format), info.virtual_size,
-            info.backing_name ? info.backing_name : "", info.backing_format ? info.backing_format : "");
+    /* formatting costs more than reading a header: only when shown */
+    if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+        g_debug("probed '%s': %s, virtual size %" G_GUINT64_FORMAT ", backing '%s' (%s)",
+                path, util_image_format_to_string(info.format), info.virtual_size,
+                info.backing_name ? info.backing_name : "",
+                info.backing_format ? info.backing_format : "");
     *ret_info = info;
     memset(&info, 0, sizeof(info));
     return true;

@@ -684,27 +684,6 @@ test_resolve(void)
     g_assert_cmpint(util_image_format_from_string("vmdk"), ==, -1);
 }
 
-static void
-remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    const char *name;
-
-    if (dir) {
-        while ((name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-
-            if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-                !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-                remove_tree(child);
-            else
-                g_unlink(child);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -731,7 +710,7 @@ main(int argc, char **argv)
     }
 
     rc = g_test_run();
-    remove_tree(test_dir);
+    run((const char *const[]){ "rm", "-rf", test_dir, NULL }, NULL);
     g_free(test_dir);
     g_free(hostile_template);
     return rc;
