@@ -133,15 +133,15 @@ chain_seen(const GArray *seen, dev_t dev, ino_t ino)
     return false;
 }
 
-/* Reads the headers below @end (the last known layer, @depth layers deep)
- * and returns the detected layers, the last one terminated. */
+/* Reads the headers below @end (the last known layer, @depth layers deep;
+ * @seen holds the files of the layers above it) and returns the detected
+ * layers, the last one terminated. */
 static bool
 chain_detect(const ConfStorageSource *end, const char *top_path, guint depth,
-             GPtrArray *names, ConfStorageSource **ret_head, GError **error)
+             GArray *seen, GPtrArray *names, ConfStorageSource **ret_head, GError **error)
 {
     g_autoptr(ConfStorageSource) head = NULL;
     ConfStorageSource **tail = &head;
-    g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(ChainFileId));
     g_autofree char *cur_path = g_strdup(end->path);
     ConfStorageFormat cur_format = end->format;
 
@@ -205,6 +205,7 @@ bool
 conf_storage_chain_fill_full(ConfStorageSource *top, GPtrArray **ret_names, GError **error)
 {
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(ChainFileId));
     g_autoptr(ConfStorageSource) detected = NULL;
     ConfStorageSource *end = NULL;
     ConfStorageSource *last;
@@ -226,6 +227,11 @@ conf_storage_chain_fill_full(ConfStorageSource *top, GPtrArray **ret_names, GErr
             }
             if (!chain_stat(n->path, top->path, &st, error))
                 return false;
+            if (n->backing) {
+                ChainFileId id = { st.st_dev, st.st_ino };
+
+                g_array_append_val(seen, id);
+            }
             g_ptr_array_add(names, NULL);
             depth++;
             end = n;
@@ -237,7 +243,7 @@ conf_storage_chain_fill_full(ConfStorageSource *top, GPtrArray **ret_names, GErr
             return false;
         }
         if (!end->backing_terminated &&
-            !chain_detect(end, top->path, depth, names, &detected, error))
+            !chain_detect(end, top->path, depth, seen, names, &detected, error))
             return false;
     } else {
         g_ptr_array_add(names, NULL);

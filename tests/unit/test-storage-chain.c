@@ -484,6 +484,19 @@ test_loops(void)
     c = make_qcow2("loop/c.qcow2", "alias.qcow2", "qcow2");
     s3 = source(c, CONF_STORAGE_FORMAT_QCOW2);
     assert_fill_fails(s3, VIR_ERR_INTERNAL_ERROR, "self-referential");
+
+    /* a detected layer coming back to a layer given in the definition is
+     * found at once, naming the image that closes the loop */
+    {
+        g_autofree char *x = make_qcow2("loop/x.qcow2", "y.qcow2", "qcow2");
+        g_autofree char *y = make_qcow2("loop/y.qcow2", "z.qcow2", "qcow2");
+        g_autofree char *z = make_qcow2("loop/z.qcow2", "x.qcow2", "qcow2");
+        g_autofree char *msg = g_strdup_printf("backing store for %s is self-referential", z);
+        g_autoptr(ConfStorageSource) s4 = source(x, CONF_STORAGE_FORMAT_QCOW2);
+
+        s4->backing = source(y, CONF_STORAGE_FORMAT_QCOW2);
+        assert_fill_fails(s4, VIR_ERR_INTERNAL_ERROR, msg);
+    }
 }
 
 /* 200 layers are fine, 201 are not (libvirt's limit). */
