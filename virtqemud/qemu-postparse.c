@@ -560,6 +560,35 @@ qemu_pci_next_slot(QemuPciState *st, unsigned int bus, ConfDeviceAddress *addr, 
     return false;
 }
 
+/* Where the next root port goes: the next function of the slot root ports
+ * are packed into (function 0 then becomes multifunction), else function
+ * 0 of a free slot of bus 0. */
+static bool
+qemu_pci_pack_root_port(ConfDomainDef *def, QemuPciState *st, ConfDeviceAddress *addr,
+                        GError **error)
+{
+    if (st->port_slot < 0 || st->port_function >= QEMU_PCI_FUNCTIONS) {
+        if (!qemu_pci_next_slot(st, 0, addr, error))
+            return false;
+        st->port_slot = (int)addr->slot;
+        st->port_function = 1;
+    } else {
+        qemu_pci_set(addr, 0, (unsigned int)st->port_slot, st->port_function++);
+        st->used[0][addr->slot] |= (guint8)(1u << addr->function);
+        /* function 0 of a slot with more than one function in use */
+        for (guint i = 0; i < def->controllers->len; i++) {
+            ConfDomainControllerDef *other = g_ptr_array_index(def->controllers, i);
+
+            if (other->type == CONF_DOMAIN_CONTROLLER_TYPE_PCI &&
+                other->info.addr.type == CONF_DEVICE_ADDRESS_PCI && other->info.addr.bus == 0 &&
+                other->info.addr.slot == addr->slot && other->info.addr.function == 0)
+                other->info.addr.multifunction = CONF_TRISTATE_SWITCH_ON;
+        }
+    }
+
+    return true;
+}
+
 static bool
 qemu_pci_new_root_port(ConfDomainDef *def, QemuPciState *st, GError **error)
 {
@@ -577,24 +606,8 @@ qemu_pci_new_root_port(ConfDomainDef *def, QemuPciState *st, GError **error)
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
         return false;
     }
-    if (st->port_slot < 0 || st->port_function >= QEMU_PCI_FUNCTIONS) {
-        if (!qemu_pci_next_slot(st, 0, &addr, error))
-            return false;
-        st->port_slot = (int)addr.slot;
-        st->port_function = 1;
-    } else {
-        qemu_pci_set(&addr, 0, (unsigned int)st->port_slot, st->port_function++);
-        st->used[0][addr.slot] |= (guint8)(1u << addr.function);
-        /* function 0 of a slot with more than one function in use */
-        for (guint i = 0; i < def->controllers->len; i++) {
-            ConfDomainControllerDef *other = g_ptr_array_index(def->controllers, i);
-
-            if (other->type == CONF_DOMAIN_CONTROLLER_TYPE_PCI &&
-                other->info.addr.type == CONF_DEVICE_ADDRESS_PCI && other->info.addr.bus == 0 &&
-                other->info.addr.slot == addr.slot && other->info.addr.function == 0)
-                other->info.addr.multifunction = CONF_TRISTATE_SWITCH_ON;
-        }
-    }
+    if (!qemu_pci_pack_root_port(def, st, &addr, error))
+        return false;
 
     port = qemu_postparse_add_controller(def, CONF_DOMAIN_CONTROLLER_TYPE_PCI, index, "pcie-root-port");
     port->pci_model_name = g_strdup("pcie-root-port");
@@ -897,6 +910,23 @@ qemu_postparse_pci_addresses(ConfDomainDef *def, QemuMachineFamily family, GErro
         if (!qemu_pci_visit(def, st, qemu_pci_count_pcie, error))
             return false;
         needed = st->pcie_needed;
+        /* new ports continue a slot of ports already packed multifunction */
+        for (guint i = 0; i < def->controllers->len; i++) {
+            const ConfDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, i);
+            const ConfDeviceAddress *a = &ctrl->info.addr;
+            unsigned int fn = QEMU_PCI_FUNCTIONS;
+
+            if (ctrl->type != CONF_DOMAIN_CONTROLLER_TYPE_PCI || !ctrl->model ||
+                !g_str_equal(ctrl->model, "pcie-root-port") || a->type != CONF_DEVICE_ADDRESS_PCI ||
+                a->bus != 0 || a->function != 0 || a->multifunction != CONF_TRISTATE_SWITCH_ON)
+                continue;
+            while (fn > 0 && !qemu_pci_in_use(st, 0, a->slot, fn - 1))
+                fn--;
+            if (fn < QEMU_PCI_FUNCTIONS) {
+                st->port_slot = (int)a->slot;
+                st->port_function = fn;
+            }
+        }
         for (guint i = 0; i < def->controllers->len; i++) {
             ConfDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, i);
 
@@ -904,7 +934,7 @@ qemu_postparse_pci_addresses(ConfDomainDef *def, QemuMachineFamily family, GErro
                 !g_str_equal(ctrl->model, "pcie-root-port"))
                 continue;
             if (ctrl->info.addr.type == CONF_DEVICE_ADDRESS_NONE &&
-                !qemu_pci_next_slot(st, 0, &ctrl->info.addr, error))
+                !qemu_pci_pack_root_port(def, st, &ctrl->info.addr, error))
                 return false;
             if (ctrl->pci_chassis < 0)
                 ctrl->pci_chassis = (int)ctrl->index;
