@@ -515,70 +515,89 @@ image_open(ImageReader *r, UtilImageInfo *info, GError **error)
     return true;
 }
 
+/* Reads the header through @r (opened, or holding the whole file). */
+static bool
+image_parse(ImageReader *r, UtilImageFormat hint, UtilImageInfo *info, GError **error)
+{
+    const char *foreign;
+
+    switch (hint) {
+    case UTIL_IMAGE_FORMAT_RAW:
+        break;
+    case UTIL_IMAGE_FORMAT_QCOW2:
+        if (!image_reader_ensure(r, IMAGE_FIRST_READ, error))
+            return false;
+        if (!image_is_qcow(r)) {
+            util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_INTERNAL_ERROR,
+                           "image '%s' is not in qcow2 format", r->path);
+            return false;
+        }
+        return image_qcow2_parse(r, info, error);
+    case UTIL_IMAGE_FORMAT_AUTO:
+        if (!image_reader_ensure(r, IMAGE_FIRST_READ, error))
+            return false;
+        if ((foreign = image_foreign_format(r))) {
+            util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_CONFIG_UNSUPPORTED,
+                           "unsupported format '%s' of image '%s'", foreign, r->path);
+            return false;
+        }
+        if (image_is_qcow(r))
+            return image_qcow2_parse(r, info, error);
+        break;
+    case UTIL_IMAGE_FORMAT_LAST:
+        util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_INTERNAL_ERROR,
+                       "invalid image format hint %d", (int)hint);
+        return false;
+    }
+    info->format = UTIL_IMAGE_FORMAT_RAW;
+    info->virtual_size = r->file_size;
+    return true;
+}
+
+static void
+image_finish(const char *path, UtilImageInfo *info, UtilImageInfo *ret_info)
+{
+    /* formatting costs more than reading a header: only when shown */
+    if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
+        g_debug("probed '%s': %s, virtual size %" G_GUINT64_FORMAT ", backing '%s' (%s)",
+                path, util_image_format_to_string(info->format), info->virtual_size,
+                info->backing_name ? info->backing_name : "",
+                info->backing_format ? info->backing_format : "");
+    *ret_info = *info;
+    memset(info, 0, sizeof(*info));
+}
+
 bool
 util_image_probe(const char *path, UtilImageFormat hint,
                  UtilImageInfo *ret_info, GError **error)
 {
     ImageReader r = { .path = path, .fd = -1 };
     g_auto(UtilImageInfo) info = { 0 };
-    bool ok = false;
+    bool ok;
 
-    if (!image_open(&r, &info, error))
-        goto out;
-
-    switch (hint) {
-    case UTIL_IMAGE_FORMAT_RAW:
-        info.format = UTIL_IMAGE_FORMAT_RAW;
-        info.virtual_size = r.file_size;
-        ok = true;
-        break;
-    case UTIL_IMAGE_FORMAT_QCOW2:
-        if (!image_reader_ensure(&r, IMAGE_FIRST_READ, error))
-            goto out;
-        if (!image_is_qcow(&r)) {
-            util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_INTERNAL_ERROR,
-                           "image '%s' is not in qcow2 format", path);
-            goto out;
-        }
-        ok = image_qcow2_parse(&r, &info, error);
-        break;
-    case UTIL_IMAGE_FORMAT_AUTO: {
-        const char *foreign;
-
-        if (!image_reader_ensure(&r, IMAGE_FIRST_READ, error))
-            goto out;
-        if ((foreign = image_foreign_format(&r))) {
-            util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_CONFIG_UNSUPPORTED,
-                           "unsupported format '%s' of image '%s'", foreign, path);
-            goto out;
-        }
-        if (image_is_qcow(&r)) {
-            ok = image_qcow2_parse(&r, &info, error);
-        } else {
-            info.format = UTIL_IMAGE_FORMAT_RAW;
-            info.virtual_size = r.file_size;
-            ok = true;
-        }
-        break;
-    }
-    case UTIL_IMAGE_FORMAT_LAST:
-        util_error_set(error, VIR_FROM_STORAGE, VIR_ERR_INTERNAL_ERROR,
-                       "invalid image format hint %d", (int)hint);
-        break;
-    }
-
- out:
+    ok = image_open(&r, &info, error) && image_parse(&r, hint, &info, error);
     image_reader_clear(&r);
     if (!ok)
         return false;
-    /* formatting costs more than reading a header: only when shown */
-    if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN))
-        g_debug("probed '%s': %s, virtual size %" G_GUINT64_FORMAT ", backing '%s' (%s)",
-                path, util_image_format_to_string(info.format), info.virtual_size,
-                info.backing_name ? info.backing_name : "",
-                info.backing_format ? info.backing_format : "");
-    *ret_info = info;
-    memset(&info, 0, sizeof(info));
+    image_finish(path, &info, ret_info);
+    return true;
+}
+
+bool
+util_image_parse_buffer(const char *name, const void *data, size_t len,
+                        UtilImageFormat hint, UtilImageInfo *ret_info, GError **error)
+{
+    ImageReader r = { .path = name, .fd = -1, .file_size = len, .len = len };
+    g_auto(UtilImageInfo) info = { 0 };
+    bool ok;
+
+    r.data = g_memdup2(data, len);
+    info.physical_size = len;
+    ok = image_parse(&r, hint, &info, error);
+    image_reader_clear(&r);
+    if (!ok)
+        return false;
+    image_finish(name, &info, ret_info);
     return true;
 }
 

@@ -53,6 +53,11 @@ typedef struct {
 bool util_image_probe(const char *path, UtilImageFormat hint,
                       UtilImageInfo *ret_info, GError **error);
 
+/* The same for an image held in memory (@len bytes, the whole file),
+ * named @name in messages; for tests and fuzzing. */
+bool util_image_parse_buffer(const char *name, const void *data, size_t len,
+                             UtilImageFormat hint, UtilImageInfo *ret_info, GError **error);
+
 void util_image_info_clear(UtilImageInfo *info);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UtilImageInfo, util_image_info_clear)
 

@@ -525,6 +525,85 @@ test_hostile(gconstpointer data)
         g_assert_nonnull(q);
 }
 
+/* Random damage to the first cluster of a valid image: every result is
+ * either a clean error or a header whose values are all in range. */
+static void
+test_mutations(void)
+{
+    static const guint32 interesting[] = {
+        0, 1, 7, 8, 9, 15, 16, 21, 22, 72, 104, 112, 1023, 1024, 4096, 65535, 65536,
+        0x7fffffff, 0x80000000, 0xfffffff8, 0xffffffff,
+    };
+    g_autoptr(GRand) rand = g_rand_new_with_seed(20240601);
+    g_autofree char *orig = NULL;
+    gsize orig_len;
+    guint accepted = 0;
+
+    hostile_setup_template();
+    g_assert_true(g_file_get_contents(hostile_template, &orig, &orig_len, NULL));
+    g_log_set_debug_enabled(FALSE);
+    for (int round = 0; round < 20000; round++) {
+        g_autofree guint8 *buf = g_memdup2(orig, orig_len);
+        size_t len = orig_len;
+        int edits = g_rand_int_range(rand, 1, 5);
+        g_auto(UtilImageInfo) info = { 0 };
+        g_autoptr(GError) err = NULL;
+
+        for (int e = 0; e < edits; e++) {
+            size_t off = g_rand_int_range(rand, 0, 0x240);
+
+            switch (g_rand_int_range(rand, 0, 4)) {
+            case 0:
+                buf[off] = g_rand_int_range(rand, 0, 256);
+                break;
+            case 1: {
+                guint32 v = GUINT32_TO_BE(interesting[g_rand_int_range(rand, 0,
+                                                                       G_N_ELEMENTS(interesting))]);
+
+                off &= ~(size_t)3;
+                memcpy(buf + off, &v, 4);
+                break;
+            }
+            case 2:
+                buf[off] ^= 1 << g_rand_int_range(rand, 0, 8);
+                break;
+            default:
+                len = g_rand_int_range(rand, 0, 0x300);
+                break;
+            }
+        }
+        if (util_image_parse_buffer("mutant", buf, len, UTIL_IMAGE_FORMAT_AUTO, &info, &err)) {
+            accepted++;
+            g_assert_no_error(err);
+            g_assert_cmpuint(info.virtual_size, <=, G_MAXINT64);
+            if (info.format == UTIL_IMAGE_FORMAT_RAW) {
+                g_assert_cmpuint(info.virtual_size, ==, len);
+                continue;
+            }
+            g_assert_cmpint(info.format, ==, UTIL_IMAGE_FORMAT_QCOW2);
+            g_assert_cmpuint(info.cluster_size, >=, 512);
+            g_assert_cmpuint(info.cluster_size, <=, 2 * 1024 * 1024);
+            if (info.backing_name) {
+                g_assert_cmpuint(strlen(info.backing_name), >=, 1);
+                g_assert_cmpuint(strlen(info.backing_name), <=, UTIL_IMAGE_BACKING_NAME_MAX);
+                g_assert_true(g_utf8_validate(info.backing_name, -1, NULL));
+            }
+            if (info.backing_format)
+                g_assert_cmpuint(strlen(info.backing_format), <, 16);
+        } else {
+            g_assert_nonnull(err);
+            g_assert_cmpint(util_error_domain(err), ==, VIR_FROM_STORAGE);
+            g_assert_true(util_error_code(err) == VIR_ERR_INTERNAL_ERROR ||
+                          util_error_code(err) == VIR_ERR_CONFIG_UNSUPPORTED);
+            g_assert_null(info.backing_name);
+        }
+    }
+    g_log_set_debug_enabled(TRUE);
+    g_test_message("%u of 20000 mutants accepted", accepted);
+    g_assert_cmpuint(accepted, >, 0);
+    g_assert_cmpuint(accepted, <, 20000);
+}
+
 /* Damage QEMU treats as harmless; we must read it the same way. */
 static void
 test_lenient(void)
@@ -700,6 +779,7 @@ main(int argc, char **argv)
     g_test_add_func("/image/hint", test_hint);
     g_test_add_func("/image/foreign", test_foreign);
     g_test_add_func("/image/lenient", test_lenient);
+    g_test_add_func("/image/mutations", test_mutations);
     g_test_add_func("/image/small-files", test_small_files);
     g_test_add_func("/image/block-device", test_block_device);
     g_test_add_func("/image/names", test_resolve);
