@@ -16,16 +16,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qemu-process.h"
 #include "util-error.h"
 #include "util-file.h"
 
-/* virDomainEventType and details used here */
-#define EVENT_DEFINED 0
+/* event details of DEFINED and UNDEFINED */
 #define EVENT_DEFINED_ADDED 0
 #define EVENT_DEFINED_UPDATED 1
-#define EVENT_UNDEFINED 1
 #define EVENT_UNDEFINED_REMOVED 0
+/* virDomainEventID */
 #define DOMAIN_EVENT_ID_LIFECYCLE 0
+#define DOMAIN_EVENT_ID_REBOOT 1
 
 /* virConnectListAllDomainsFlags */
 enum {
@@ -54,6 +55,9 @@ typedef struct {
     GHashTable *by_name;       /* name -> QemuDomain* (borrowed from by_uuid) */
     char *configdir;           /* <configdir>/qemu */
     char *autostartdir;        /* <configdir>/qemu/autostart */
+    char *rundir;              /* <rundir>/qemu: status files, monitor sockets */
+    char *logdir;              /* <logdir>/qemu */
+    int job_wait_ms;           /* how long a state change waits for a busy domain */
 } QemuRegistry;
 
 static QemuRegistry registry;
@@ -68,28 +72,38 @@ qemu_domain_new(ConfDomainDef *def)
     dom->refs = 1;
     g_mutex_init(&dom->lock);
     dom->def = def;
+    g_cond_init(&dom->job_cond);
     dom->state = QEMU_STATE_SHUTOFF;
     dom->id = -1;
+    dom->pid = -1;
+    dom->stop_reason = -1;
     return dom;
 }
 
-static QemuDomain *
+QemuDomain *
 qemu_domain_ref(QemuDomain *dom)
 {
     g_atomic_int_inc(&dom->refs);
     return dom;
 }
 
-static void
+void
 qemu_domain_unref(QemuDomain *dom)
 {
     if (!dom || !g_atomic_int_dec_and_test(&dom->refs))
         return;
     conf_domain_def_free(dom->def);
+    conf_domain_def_free(dom->live);
+    if (dom->mon) {
+        qemu_monitor_close(dom->mon);
+        qemu_monitor_unref(dom->mon);
+    }
+    g_free(dom->monitor_path);
+    g_free(dom->libdir);
+    g_cond_clear(&dom->job_cond);
     g_mutex_clear(&dom->lock);
     g_free(dom);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuDomain, qemu_domain_unref)
 
 static GBytes *
 qemu_uuid_key(const guint8 *uuid)
@@ -135,8 +149,74 @@ qemu_registry_remove_locked(QemuDomain *dom)
     g_hash_table_remove(registry.by_uuid, key);
 }
 
+GPtrArray *
+qemu_domains_list(void)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)qemu_domain_unref);
+    GHashTableIter it;
+    gpointer value;
+
+    g_rw_lock_reader_lock(&registry.lock);
+    g_hash_table_iter_init(&it, registry.by_uuid);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        g_ptr_array_add(all, qemu_domain_ref(value));
+    g_rw_lock_reader_unlock(&registry.lock);
+    return all;
+}
+
+static bool qemu_check_clash_locked(const ConfDomainDef *def, QemuDomain **ret_same,
+                                    GError **error);
+
+QemuDomain *
+qemu_domain_add_transient(ConfDomainDef *def, GError **error)
+{
+    QemuDomain *same = NULL;
+    QemuDomain *dom;
+
+    g_rw_lock_writer_lock(&registry.lock);
+    if (!qemu_check_clash_locked(def, &same, error)) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        return NULL;
+    }
+    if (same) {
+        /* a defined domain of that name and UUID: createXML starts it with
+         * this definition as the live one, as libvirt does */
+        g_mutex_lock(&same->lock);
+        if (same->id >= 0 || same->job) {
+            g_mutex_unlock(&same->lock);
+            g_rw_lock_writer_unlock(&registry.lock);
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                           "Requested operation is not valid: domain '%s' is already active",
+                           def->name);
+            return NULL;
+        }
+        g_mutex_unlock(&same->lock);
+        g_rw_lock_writer_unlock(&registry.lock);
+        return qemu_domain_ref(same);
+    }
+    dom = qemu_domain_new(def);
+    qemu_registry_add_locked(dom);
+    qemu_domain_ref(dom);
+    g_rw_lock_writer_unlock(&registry.lock);
+    return dom;
+}
+
+void
+qemu_domain_remove_if_gone(QemuDomain *dom)
+{
+    g_rw_lock_writer_lock(&registry.lock);
+    g_mutex_lock(&dom->lock);
+    if (!dom->persistent && dom->id < 0 && !dom->job) {
+        g_mutex_unlock(&dom->lock);
+        qemu_registry_remove_locked(dom);
+    } else {
+        g_mutex_unlock(&dom->lock);
+    }
+    g_rw_lock_writer_unlock(&registry.lock);
+}
+
 /* The domain a client's reference names: libvirt resolves by UUID. */
-static QemuDomain *
+QemuDomain *
 qemu_domain_lookup(const RemoteNonnullDomain *ref, GError **error)
 {
     g_autoptr(GBytes) key = qemu_uuid_key(ref->uuid);
@@ -157,7 +237,7 @@ qemu_domain_lookup(const RemoteNonnullDomain *ref, GError **error)
     return dom;
 }
 
-static void
+void
 qemu_domain_make_ref(QemuDomain *dom, RemoteNonnullDomain *ret)
 {
     g_mutex_lock(&dom->lock);
@@ -167,7 +247,7 @@ qemu_domain_make_ref(QemuDomain *dom, RemoteNonnullDomain *ret)
     g_mutex_unlock(&dom->lock);
 }
 
-static bool
+bool
 qemu_check_flags(unsigned int flags, unsigned int allowed, const char *api, GError **error)
 {
     if (flags & ~allowed) {
@@ -206,7 +286,7 @@ qemu_send_lifecycle(DaemonClient *client, const DaemonEventCallback *cb, gpointe
     }
 }
 
-static void
+void
 qemu_emit_lifecycle(QemuDomain *dom, int event, int detail)
 {
     QemuLifecycleEvent ev = { { 0 }, event, detail };
@@ -216,6 +296,189 @@ qemu_emit_lifecycle(QemuDomain *dom, int event, int detail)
     daemon_events_emit(RPC_FAMILY_DOMAIN, DOMAIN_EVENT_ID_LIFECYCLE, ev.dom.uuid,
                        qemu_send_lifecycle, &ev);
     xdr_free_remote_nonnull_domain(&ev.dom);
+}
+
+static void
+qemu_send_reboot(DaemonClient *client, const DaemonEventCallback *cb, gpointer data)
+{
+    RemoteNonnullDomain *ref = data;
+
+    if (cb->legacy) {
+        RemoteDomainEventRebootPayload msg = { *ref };
+        daemon_client_send_event(client, REMOTE_PROC_DOMAIN_EVENT_REBOOT,
+                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_reboot_payload,
+                                 &msg);
+    } else {
+        RemoteDomainEventCallbackRebootMsg msg = { cb->callback_id, { *ref } };
+        daemon_client_send_event(client, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT,
+                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_callback_reboot_msg,
+                                 &msg);
+    }
+}
+
+/* Events found while reconnecting after a restart (a guest that ended
+ * while virtqemud was away) happen before any client could register for
+ * them, since the client's connection is what starts virtqemud.  They are
+ * kept for QEMU_BACKLOG_SECONDS and replayed to every lifecycle callback
+ * registered in that time. */
+#define QEMU_BACKLOG_SECONDS 60
+
+typedef struct {
+    RemoteNonnullDomain dom;
+    int event;
+    int detail;
+} QemuBacklogEvent;
+
+static GMutex qemu_backlog_lock;
+static GPtrArray *qemu_backlog;        /* QemuBacklogEvent * */
+static gint64 qemu_backlog_until;
+
+static void
+qemu_backlog_event_free(gpointer data)
+{
+    QemuBacklogEvent *ev = data;
+
+    xdr_free_remote_nonnull_domain(&ev->dom);
+    g_free(ev);
+}
+
+void
+qemu_emit_lifecycle_replayable(QemuDomain *dom, int event, int detail)
+{
+    QemuBacklogEvent *ev = g_new0(QemuBacklogEvent, 1);
+
+    qemu_domain_make_ref(dom, &ev->dom);
+    ev->event = event;
+    ev->detail = detail;
+    g_mutex_lock(&qemu_backlog_lock);
+    if (!qemu_backlog)
+        qemu_backlog = g_ptr_array_new_with_free_func(qemu_backlog_event_free);
+    g_ptr_array_add(qemu_backlog, ev);
+    qemu_backlog_until = g_get_monotonic_time() + QEMU_BACKLOG_SECONDS * G_USEC_PER_SEC;
+    g_mutex_unlock(&qemu_backlog_lock);
+    qemu_emit_lifecycle(dom, event, detail);
+}
+
+typedef struct {
+    DaemonClient *client;
+    int callback_id;
+    bool has_filter;
+    guint8 uuid[16];
+} QemuReplay;
+
+static gboolean
+qemu_replay_backlog(gpointer data)
+{
+    QemuReplay *r = data;
+
+    g_mutex_lock(&qemu_backlog_lock);
+    for (guint i = 0; qemu_backlog && i < qemu_backlog->len &&
+         g_get_monotonic_time() < qemu_backlog_until; i++) {
+        QemuBacklogEvent *ev = g_ptr_array_index(qemu_backlog, i);
+        RemoteDomainEventCallbackLifecycleMsg msg = {
+            r->callback_id, { ev->dom, ev->event, ev->detail }
+        };
+
+        if (r->has_filter && memcmp(r->uuid, ev->dom.uuid, 16) != 0)
+            continue;
+        daemon_client_send_event(r->client, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_callback_lifecycle_msg,
+                                 &msg);
+    }
+    g_mutex_unlock(&qemu_backlog_lock);
+    daemon_client_unref(r->client);
+    g_free(r);
+    return G_SOURCE_REMOVE;
+}
+
+static bool
+qemu_event_register(RpcServerCall *call, const RemoteConnectDomainEventCallbackRegisterAnyArgs *args,
+                    RemoteConnectDomainEventCallbackRegisterAnyRet *ret, GError **error)
+{
+    QemuReplay *r;
+    GSource *idle;
+    bool pending;
+
+    if (!daemon_common_ops.connect_domain_event_callback_register_any(call, args, ret, error))
+        return false;
+    g_mutex_lock(&qemu_backlog_lock);
+    pending = qemu_backlog && qemu_backlog->len && g_get_monotonic_time() < qemu_backlog_until;
+    g_mutex_unlock(&qemu_backlog_lock);
+    if (!pending || args->eventID != DOMAIN_EVENT_ID_LIFECYCLE)
+        return true;
+    /* after the reply, so the client knows the callback id */
+    r = g_new0(QemuReplay, 1);
+    r->client = daemon_client_ref(daemon_call_client(call));
+    r->callback_id = ret->callbackID;
+    if (args->dom) {
+        r->has_filter = true;
+        memcpy(r->uuid, args->dom->uuid, 16);
+    }
+    idle = g_idle_source_new();
+    g_source_set_priority(idle, G_PRIORITY_LOW);
+    g_source_set_callback(idle, qemu_replay_backlog, r, NULL);
+    g_source_attach(idle, daemon_main_context());
+    g_source_unref(idle);
+    return true;
+}
+
+void
+qemu_emit_reboot(QemuDomain *dom)
+{
+    RemoteNonnullDomain ref = { 0 };
+
+    qemu_domain_make_ref(dom, &ref);
+    g_debug("domain '%s': reboot event", ref.name);
+    daemon_events_emit(RPC_FAMILY_DOMAIN, DOMAIN_EVENT_ID_REBOOT, ref.uuid,
+                       qemu_send_reboot, &ref);
+    xdr_free_remote_nonnull_domain(&ref);
+}
+
+/* ------------------------------------------------------------ jobs */
+
+bool
+qemu_domain_job_begin(QemuDomain *dom, const char *api, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)registry.job_wait_ms * 1000;
+
+    g_mutex_lock(&dom->lock);
+    while (dom->job) {
+        if (!g_cond_wait_until(&dom->job_cond, &dom->lock, deadline) && dom->job) {
+            const char *holder = dom->job;
+            gint64 secs = (g_get_monotonic_time() - dom->job_since) / G_USEC_PER_SEC;
+
+            g_mutex_unlock(&dom->lock);
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_TIMEOUT,
+                           "Timed out during operation: cannot acquire state change lock "
+                           "(held by %s for %" G_GINT64_FORMAT " s)", holder, secs);
+            return false;
+        }
+    }
+    dom->job = api;
+    dom->job_since = g_get_monotonic_time();
+    g_mutex_unlock(&dom->lock);
+    return true;
+}
+
+void
+qemu_domain_job_end(QemuDomain *dom)
+{
+    g_mutex_lock(&dom->lock);
+    dom->job = NULL;
+    g_cond_signal(&dom->job_cond);
+    g_mutex_unlock(&dom->lock);
+}
+
+const char *
+qemu_driver_rundir(void)
+{
+    return registry.rundir;
+}
+
+const char *
+qemu_driver_logdir(void)
+{
+    return registry.logdir;
 }
 
 /* ------------------------------------------------------------ load */
@@ -269,9 +532,22 @@ qemu_domains_init(GError **error)
     registry.by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     registry.configdir = g_build_filename(paths->configdir, "qemu", NULL);
     registry.autostartdir = g_build_filename(registry.configdir, "autostart", NULL);
-    if (g_mkdir_with_parents(registry.autostartdir, 0755) < 0) {
-        util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot create '%s'",
-                             registry.autostartdir);
+    registry.rundir = g_build_filename(paths->rundir, "qemu", NULL);
+    registry.logdir = g_build_filename(paths->logdir, "qemu", NULL);
+    registry.job_wait_ms = 30000;
+    if (g_getenv("MODVIRT_QEMU_JOB_WAIT_MS"))
+        registry.job_wait_ms = (int)g_ascii_strtoll(g_getenv("MODVIRT_QEMU_JOB_WAIT_MS"), NULL, 10);
+    if (registry.job_wait_ms <= 0)
+        registry.job_wait_ms = 30000;
+    for (const char *const *d = (const char *const[]){ registry.autostartdir, registry.logdir, NULL };
+         *d; d++) {
+        if (g_mkdir_with_parents(*d, 0755) < 0) {
+            util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot create '%s'", *d);
+            return false;
+        }
+    }
+    if (g_mkdir_with_parents(registry.rundir, 0700) < 0) {
+        util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot create '%s'", registry.rundir);
         return false;
     }
     dir = g_dir_open(registry.configdir, 0, &local);
@@ -291,21 +567,27 @@ qemu_domains_init(GError **error)
     }
     g_debug("%u domain definitions loaded", g_hash_table_size(registry.by_uuid));
     g_rw_lock_writer_unlock(&registry.lock);
+    qemu_process_reconnect_all();
+    qemu_process_autostart_once();
     return true;
 }
 
 void
 qemu_domains_cleanup(void)
 {
+    if (registry.by_uuid)
+        qemu_process_detach_all();
     g_clear_pointer(&registry.by_name, g_hash_table_destroy);
     g_clear_pointer(&registry.by_uuid, g_hash_table_destroy);
     g_clear_pointer(&registry.configdir, g_free);
     g_clear_pointer(&registry.autostartdir, g_free);
+    g_clear_pointer(&registry.rundir, g_free);
+    g_clear_pointer(&registry.logdir, g_free);
 }
 
 /* ------------------------------------------------------------ define */
 
-static bool
+bool
 qemu_check_def(const ConfDomainDef *def, GError **error)
 {
     if (def->virt_type != CONF_DOMAIN_VIRT_QEMU && def->virt_type != CONF_DOMAIN_VIRT_KVM) {
@@ -324,36 +606,29 @@ qemu_check_def(const ConfDomainDef *def, GError **error)
     return true;
 }
 
-static bool
-qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonnullDomain *ret,
-            GError **error)
+ConfDomainDef *
+qemu_domain_parse_def(const char *xml, bool validate, GError **error)
 {
-    g_autoptr(ConfDomainDef) def = NULL;
-    g_autofree char *text = NULL;
-    g_autofree char *path = NULL;
-    g_autoptr(GBytes) key = NULL;
-    QemuDomain *by_uuid;
-    QemuDomain *by_name;
-    QemuDomain *dom;
-    bool updated = false;
+    g_autoptr(ConfDomainDef) def = conf_domain_parse(xml, validate ? CONF_DOMAIN_PARSE_VALIDATE : 0,
+                                                     error);
+
+    if (!def || !qemu_check_def(def, error) || !qemu_process_postparse(def, error))
+        return NULL;
+    return g_steal_pointer(&def);
+}
+
+/* Another domain with @def's name or UUID but not both is a clash; the
+ * domain with both (a redefinition) is returned in @ret_same. */
+static bool
+qemu_check_clash_locked(const ConfDomainDef *def, QemuDomain **ret_same, GError **error)
+{
+    g_autoptr(GBytes) key = qemu_uuid_key(def->uuid);
+    QemuDomain *by_uuid = g_hash_table_lookup(registry.by_uuid, key);
+    QemuDomain *by_name = g_hash_table_lookup(registry.by_name, def->name);
     char uuid[37];
 
-    if (!qemu_check_flags(flags, 1, "virDomainDefineXMLFlags", error))
-        return false;
-    def = conf_domain_parse(xml, (flags & 1) ? CONF_DOMAIN_PARSE_VALIDATE : 0, error);
-    if (!def || !qemu_check_def(def, error))
-        return false;
-    text = conf_domain_format(def, CONF_DOMAIN_FORMAT_INACTIVE | CONF_DOMAIN_FORMAT_SECURE);
-    path = qemu_config_path(def->name);
-    key = qemu_uuid_key(def->uuid);
-
-    /* one writer at a time: the check, the file and the registry agree */
-    g_rw_lock_writer_lock(&registry.lock);
-    by_uuid = g_hash_table_lookup(registry.by_uuid, key);
-    by_name = g_hash_table_lookup(registry.by_name, def->name);
     qemu_uuid_format(def->uuid, uuid);
     if (by_uuid && !g_str_equal(by_uuid->def->name, def->name)) {
-        g_rw_lock_writer_unlock(&registry.lock);
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
                        "domain '%s' is already defined with uuid %s", by_uuid->def->name, uuid);
         return false;
@@ -361,9 +636,36 @@ qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonn
     if (!by_uuid && by_name) {
         char other[37];
         qemu_uuid_format(by_name->def->uuid, other);
-        g_rw_lock_writer_unlock(&registry.lock);
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
                        "domain '%s' already exists with uuid %s", def->name, other);
+        return false;
+    }
+    *ret_same = by_uuid;
+    return true;
+}
+
+static bool
+qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonnullDomain *ret,
+            GError **error)
+{
+    g_autoptr(ConfDomainDef) def = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *path = NULL;
+    QemuDomain *by_uuid = NULL;
+    QemuDomain *dom;
+    bool updated = false;
+
+    if (!qemu_check_flags(flags, 1, "virDomainDefineXMLFlags", error))
+        return false;
+    if (!(def = qemu_domain_parse_def(xml, flags & 1, error)))
+        return false;
+    text = conf_domain_format(def, CONF_DOMAIN_FORMAT_INACTIVE | CONF_DOMAIN_FORMAT_SECURE);
+    path = qemu_config_path(def->name);
+
+    /* one writer at a time: the check, the file and the registry agree */
+    g_rw_lock_writer_lock(&registry.lock);
+    if (!qemu_check_clash_locked(def, &by_uuid, error)) {
+        g_rw_lock_writer_unlock(&registry.lock);
         return false;
     }
     if (!util_file_write_atomic(path, text, strlen(text), 0600, error)) {
@@ -388,7 +690,7 @@ qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonn
 
     g_info("domain '%s' %s", dom->def->name, updated ? "redefined" : "defined");
     qemu_domain_make_ref(dom, ret);
-    qemu_emit_lifecycle(dom, EVENT_DEFINED, updated ? EVENT_DEFINED_UPDATED : EVENT_DEFINED_ADDED);
+    qemu_emit_lifecycle(dom, QEMU_EVENT_DEFINED, updated ? EVENT_DEFINED_UPDATED : EVENT_DEFINED_ADDED);
     qemu_domain_unref(dom);
     return true;
 }
@@ -446,7 +748,7 @@ qemu_undefine(const RemoteNonnullDomain *ref, unsigned int flags, GError **error
         qemu_registry_remove_locked(dom);
     g_rw_lock_writer_unlock(&registry.lock);
     g_info("domain '%s' undefined", dom->def->name);
-    qemu_emit_lifecycle(dom, EVENT_UNDEFINED, EVENT_UNDEFINED_REMOVED);
+    qemu_emit_lifecycle(dom, QEMU_EVENT_UNDEFINED, EVENT_UNDEFINED_REMOVED);
     return true;
 }
 
@@ -708,9 +1010,10 @@ qemu_get_xml_desc(RpcServerCall *call, const RemoteDomainGetXmlDescArgs *args,
         QEMU_WITH_DOMAIN(&args->dom, dom, error);
         if (args->flags & 1)
             conf_flags |= CONF_DOMAIN_FORMAT_SECURE;
-        if ((args->flags & 2) || dom->id < 0)
+        if ((args->flags & 2) || !dom->live)
             conf_flags |= CONF_DOMAIN_FORMAT_INACTIVE;
-        ret->xml = conf_domain_format(dom->def, conf_flags);
+        ret->xml = conf_domain_format((args->flags & 2) || !dom->live ? dom->def : dom->live,
+                                      conf_flags);
     }
     return true;
 }
@@ -720,11 +1023,13 @@ qemu_get_info(RpcServerCall *call, const RemoteDomainGetInfoArgs *args,
               RemoteDomainGetInfoRet *ret, GError **error)
 {
     QEMU_WITH_DOMAIN(&args->dom, dom, error);
+    const ConfDomainDef *def = dom->live ? dom->live : dom->def;
+
     ret->state = dom->state;
-    ret->maxMem = dom->def->memory_kib;
-    ret->memory = dom->id >= 0 ? dom->def->current_memory_kib : dom->def->current_memory_kib;
-    ret->nrVirtCpu = dom->def->vcpus;
-    ret->cpuTime = 0;
+    ret->maxMem = def->memory_kib;
+    ret->memory = def->current_memory_kib;
+    ret->nrVirtCpu = def->vcpus;
+    ret->cpuTime = dom->pid > 0 ? qemu_process_cpu_time(dom->pid) : 0;
     return true;
 }
 
@@ -774,7 +1079,7 @@ qemu_get_os_type(RpcServerCall *call, const RemoteDomainGetOsTypeArgs *args,
                  RemoteDomainGetOsTypeRet *ret, GError **error)
 {
     QEMU_WITH_DOMAIN(&args->dom, dom, error);
-    ret->type = g_strdup(conf_domain_os_type_to_string(dom->def->os.type));
+    ret->type = g_strdup(conf_domain_os_type_to_string((dom->live ? dom->live : dom->def)->os.type));
     return true;
 }
 
@@ -783,7 +1088,7 @@ qemu_get_max_memory(RpcServerCall *call, const RemoteDomainGetMaxMemoryArgs *arg
                     RemoteDomainGetMaxMemoryRet *ret, GError **error)
 {
     QEMU_WITH_DOMAIN(&args->dom, dom, error);
-    ret->memory = dom->def->memory_kib;
+    ret->memory = (dom->live ? dom->live : dom->def)->memory_kib;
     return true;
 }
 
@@ -808,7 +1113,7 @@ qemu_vcpus(QemuDomain *dom, unsigned int flags, gint32 *ret_num, GError **error)
                        "argument unsupported: asking the guest agent for vCPUs is not supported yet");
         return false;
     }
-    *ret_num = dom->def->vcpus;
+    *ret_num = (live ? dom->live : dom->def)->vcpus;
     return true;
 }
 
@@ -933,4 +1238,6 @@ qemu_domain_fill_ops(RemoteServerOps *ops)
     ops->domain_set_autostart = qemu_set_autostart;
     ops->domain_get_security_label = qemu_get_security_label;
     ops->domain_has_managed_save_image = qemu_has_managed_save;
+    ops->connect_domain_event_callback_register_any = qemu_event_register;
+    qemu_lifecycle_fill_ops(ops);
 }

@@ -115,15 +115,13 @@ spawn_exec(const char *const *argv, const char *const *envp, const UtilSpawnOpti
     if (opts->uid != (uid_t)-1 && setresuid(opts->uid, opts->uid, opts->uid) < 0)
         spawn_fail(pipe_fd, SPAWN_STEP_UID);
     if (opts->clear_caps) {
-        /* the bounding set can only shrink with CAP_SETPCAP; without it
-         * there is nothing to shrink that exec could give back anyway
-         * once no_new_privs is set */
+        /* the bounding set first: shrinking it needs CAP_SETPCAP, which
+         * clearing our own sets takes away; without CAP_SETPCAP it cannot
+         * shrink, and no_new_privs keeps exec from granting any of it */
         capng_clear(CAPNG_SELECT_ALL);
+        (void)capng_apply(CAPNG_SELECT_BOUNDS);
         if (capng_apply(CAPNG_SELECT_CAPS) < 0)
             spawn_fail(pipe_fd, SPAWN_STEP_CAPS);
-        if (capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) ||
-            prctl(PR_CAPBSET_READ, CAP_SETPCAP) == 1)
-            (void)capng_apply(CAPNG_SELECT_BOUNDS);
         (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     }
     if (opts->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -235,11 +233,11 @@ util_process_start_time(pid_t pid, guint64 *ret_start)
     p = strrchr(text, ')');
     if (!p || sscanf(p + 1, " %c", &state) != 1 || state == 'Z' || state == 'X')
         return false;
-    /* fields after the name start at 3 (state); start time is field 22 */
+    /* p + 1 is the space before field 3 (state); each step moves to the
+     * space before the next field, up to field 22 (start time) */
     p++;
-    for (field = 2; field < 22 && p; field++) {
+    for (field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
-    }
     if (!p || sscanf(p, " %" G_GUINT64_FORMAT, &start) != 1)
         return false;
     *ret_start = start;
