@@ -4,6 +4,7 @@
  */
 #define G_LOG_DOMAIN "modvirt.cli"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,7 @@ cli_domain(Cli *cli, const CliArgs *args, const char *opt, CliLookup by)
     if (!dom && (by & CLI_BY_NAME))
         dom = virDomainLookupByName(cli->conn, text);
     if (!dom) {
-        virResetLastError();
+        cli_reset_error();
         cli_error("failed to get domain '%s'", text);
     }
     return dom;
@@ -160,15 +161,25 @@ static char *
 cli_read_file(const CliArgs *args)
 {
     const char *path = cli_arg_string(args, "file");
-    g_autoptr(GError) error = NULL;
-    char *contents = NULL;
+    g_autoptr(GString) contents = g_string_new(NULL);
+    char buf[4096];
+    FILE *fp = fopen(path, "re");
+    size_t n = 0;
 
-    if (!g_file_get_contents(path, &contents, NULL, &error)) {
-        cli_error("Failed to read file '%s' to buffer", path);
-        cli_error("%s", error->message);
+    if (!fp) {
+        /* virsh's words, with the system's reason */
+        cli_error("Failed to open file '%s': %s", path, g_strerror(errno));
         return NULL;
     }
-    return contents;
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+        g_string_append_len(contents, buf, n);
+    if (ferror(fp)) {
+        cli_error("Failed to read file '%s': %s", path, g_strerror(errno));
+        fclose(fp);
+        return NULL;
+    }
+    fclose(fp);
+    return g_string_free(g_steal_pointer(&contents), FALSE);
 }
 
 /* virsh's state query: virDomainGetState, else virDomainGetInfo. */
@@ -186,7 +197,7 @@ cli_domain_state(virDomainPtr dom, int *ret_reason)
     }
     if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT)
         return -1;
-    virResetLastError();
+    cli_reset_error();
     if (virDomainGetInfo(dom, &info) < 0)
         return -1;
     if (ret_reason)
@@ -335,7 +346,7 @@ cli_cmd_list(Cli *cli, const CliArgs *args)
 
             if (state < 0) {
                 /* undefined meanwhile */
-                virResetLastError();
+                cli_reset_error();
                 continue;
             }
             g_ptr_array_add(table.rows,
@@ -474,7 +485,7 @@ cli_cmd_undefine(Cli *cli, const CliArgs *args)
     /* As virsh: the flags call, the plain one for servers without it. */
     rc = virDomainUndefineFlags(dom, flags);
     if (rc < 0 && flags == 0 && virGetLastErrorCode() == VIR_ERR_NO_SUPPORT) {
-        virResetLastError();
+        cli_reset_error();
         rc = virDomainUndefine(dom);
     }
     if (rc == 0) {
@@ -722,7 +733,7 @@ cli_cmd_dominfo(Cli *cli, const CliArgs *args)
             virDomainFree(dom);
             return false;
         }
-        virResetLastError();
+        cli_reset_error();
     } else if (secmodel.model[0] != '\0') {
         g_autofree virSecurityLabel *label = g_new0(virSecurityLabel, 1);
 
@@ -741,7 +752,7 @@ cli_cmd_dominfo(Cli *cli, const CliArgs *args)
             printf("%-15s %s\n", i == 0 ? "Messages:" : "", messages[i]);
     }
     /* a failure here is not the command's */
-    virResetLastError();
+    cli_reset_error();
     g_strfreev(messages);
     virDomainFree(dom);
     return ok;
@@ -1085,7 +1096,7 @@ cli_cmd_event(Cli *cli, const CliArgs *args)
             /* with --all, an older server may not know every event */
             if (i == 0)
                 goto cleanup;
-            virResetLastError();
+            cli_reset_error();
         }
     }
 

@@ -81,24 +81,35 @@ cli_arg_string(const CliArgs *args, const char *name)
     return args->set[i] ? args->value[i] : NULL;
 }
 
+static virErrorPtr cli_saved_error;
+
 /* virsh's last step after a failed command: the library's own message,
  * if the library reported anything. */
 static void
 cli_report_last_error(void)
 {
-    virErrorPtr err = virGetLastError();
-
-    if (!err)
+    if (!cli_saved_error)
         return;
-    cli_error("%s", err->message ? err->message : "unknown error");
+    cli_error("%s", cli_saved_error->message ? cli_saved_error->message : "unknown error");
+    cli_reset_error();
+}
+
+void
+cli_reset_error(void)
+{
+    g_clear_pointer(&cli_saved_error, virFreeError);
     virResetLastError();
 }
 
-/* Errors are reported by the commands; keep the library from printing its
- * "libvirt: ... error : ..." lines too. */
+/* The library calls this for every failing call.  Keep a copy, as virsh
+ * does: the next call (a virDomainFree, say) resets the library's last
+ * error before the command's end reports it; and keep the library from
+ * printing its "libvirt: ... error : ..." lines too. */
 static void
 cli_error_handler(void *data G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
 {
+    g_clear_pointer(&cli_saved_error, virFreeError);
+    cli_saved_error = virSaveLastError();
 }
 
 static void
@@ -274,7 +285,7 @@ cli_cmd_maxvcpus(Cli *cli, const CliArgs *args)
     if (caps)
         vcpus = cli_domcaps_max_vcpus(caps);
     else
-        virResetLastError();
+        cli_reset_error();
 
     if (vcpus < 0 && (vcpus = virConnectGetMaxVcpus(cli->conn, type)) < 0)
         return false;

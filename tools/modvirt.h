@@ -63,6 +63,9 @@ void cli_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Informational lines that -q suppresses (virsh's vshPrintExtra). */
 void cli_print_extra(Cli *cli, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* Forget the last library error: a failure the command handled. */
+void cli_reset_error(void);
+
 /* Parsed option values, by option name. */
 bool cli_arg_bool(const CliArgs *args, const char *name);
 const char *cli_arg_string(const CliArgs *args, const char *name);

@@ -8,6 +8,12 @@
 #   - capabilities are XML with a <host>;
 #   - MODVIRT_DEFAULT_URI, MODVIRT_SOCKET_DIR and -r pick the right socket;
 #   - bad URIs and missing sockets fail with exit 1 and a clear message;
+#   - domains: define/list/dominfo/domstate/dumpxml/autostart/undefine
+#     print what virsh prints; start/suspend/resume/shutdown/destroy/create
+#     change the state as domstate --reason shows (skipped while the daemon
+#     answers "not supported"); event --loop prints each event once;
+#   - tools/test-client-domain (tests/integration/test-client-domain.c): the
+#     domain and event API in C, each lifecycle event delivered exactly once;
 #   - a C program written for libvirt compiles against <libvirt/libvirt.h>
 #     through pkg-config (the uninstalled modvirt.pc), links to libmodvirt
 #     and sees libvirt's results and error codes.
@@ -289,6 +295,191 @@ out=$(mvc -c "$URI" version --bogus 2>&1)
 rc=$?
 same "an unknown option exits 1" "1" "$rc"
 contains "an unknown option is named" "$out" "error: command 'version' doesn't support option --bogus"
+
+# ------------------------------------------------------------ domains
+
+DOM=mvcli-dom
+DOMXML=$ROOT/$DOM.xml
+cat >"$DOMXML" <<EOF
+<domain type='kvm'>
+  <name>$DOM</name>
+  <memory unit='KiB'>65536</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
+  <devices/>
+</domain>
+EOF
+
+# same_as_virsh DESC ARGS...: stdout, stderr and exit status as virsh's.
+same_as_virsh() {
+    local desc=$1
+    shift
+    if ! $have_virsh; then
+        skip "$desc" "virsh not installed"
+        return
+    fi
+    same "$desc" "$(vs -c "$URI" "$@" 2>&1; echo "rc=$?")" "$(mvc -c "$URI" "$@" 2>&1; echo "rc=$?")"
+}
+
+# state DOMAIN: what domstate --reason prints (first line)
+state() {
+    mvc -q -c "$URI" domstate --reason "$1" 2>&1 | head -n 1
+}
+
+out=$(mvc -c "$URI" define "$DOMXML" 2>&1)
+rc=$?
+same "define prints virsh's line" "Domain '$DOM' defined from $DOMXML"$'\n'"rc=0" \
+    "$(printf '%s\n' "$out" | head -n 1)"$'\n'"rc=$rc"
+out=$(mvc -q -c "$URI" list --all --name)
+contains "a defined domain is listed by list --all --name" "$out" "$DOM"
+out=$(mvc -q -c "$URI" list --name)
+if printf '%s\n' "$out" | grep -qx -- "$DOM"; then
+    not_ok "list without --all leaves out inactive domains" "$out"
+else
+    ok "list without --all leaves out inactive domains"
+fi
+uuid=$(mvc -q -c "$URI" domuuid "$DOM")
+
+for cmd in "list" "list --all" "list --all --name" "list --all --uuid" "list --inactive" \
+           "list --state-shutoff" "list --all --name --uuid" "list --persistent --all" \
+           "list --transient --all" "dominfo $DOM" "dominfo $uuid" "domstate $DOM" \
+           "domstate --reason $DOM" "dumpxml $DOM" "dumpxml --inactive $DOM" \
+           "domid $DOM" "domuuid $DOM" "domname $uuid" \
+           "dominfo nosuch-domain" "start nosuch-domain" "undefine nosuch-domain" \
+           "domstate" "define $ROOT/nosuch.xml"; do
+    # shellcheck disable=SC2086
+    same_as_virsh "modvirt $cmd prints what virsh prints" $cmd
+done
+same "domstate --reason of a defined domain" "shut off (unknown)" "$(state "$DOM")"
+
+out=$(mvc -c "$URI" autostart "$DOM" 2>&1)
+contains "autostart prints virsh's line" "$out" "Domain '$DOM' marked as autostarted"
+contains "autostart shows in dominfo" "$(mvc -q -c "$URI" dominfo "$DOM")" "Autostart:      enable"
+contains "autostart shows in list --autostart" "$(mvc -q -c "$URI" list --all --autostart --name)" "$DOM"
+out=$(mvc -c "$URI" autostart --disable "$DOM" 2>&1)
+contains "autostart --disable prints virsh's line" "$out" "Domain '$DOM' unmarked as autostarted"
+contains "autostart --disable shows in dominfo" "$(mvc -q -c "$URI" dominfo "$DOM")" "Autostart:      disable"
+
+out=$(mvc -r -c "qemu+unix:///system?socket=$SOCK_RO" define "$DOMXML" 2>&1)
+rc=$?
+same "define on a read-only connection exits 1" "1" "$rc"
+contains "define on a read-only connection says why" "$out" \
+    "error: operation forbidden: read only access prevents virDomainDefineXML"
+
+printf '<domain type="kvm"><name>broken</name></domain>\n' >"$ROOT/broken.xml"
+out=$(mvc -c "$URI" define --validate "$ROOT/broken.xml" 2>&1)
+rc=$?
+same "define --validate of an invalid definition exits 1" "1" "$rc"
+contains "define --validate names the file" "$out" "error: Failed to define domain from $ROOT/broken.xml"
+
+# event: what another client does shows up, once each
+mvc -c "$URI" event --event lifecycle --loop --timeout 5 >"$ROOT/events.txt" 2>&1 &
+event_pid=$!
+sleep 1
+sed "s/$DOM/$DOM-ev/" "$DOMXML" >"$ROOT/ev.xml"
+mvc -q -c "$URI" define "$ROOT/ev.xml" >/dev/null 2>&1
+mvc -q -c "$URI" undefine "$DOM-ev" >/dev/null 2>&1
+wait "$event_pid"
+rc=$?
+events=$(cat "$ROOT/events.txt")
+same "event --loop --timeout prints each lifecycle event once, as virsh does" \
+    "event 'lifecycle' for domain '$DOM-ev': Defined Added
+event 'lifecycle' for domain '$DOM-ev': Undefined Removed
+event loop timed out
+events received: 2" "$events"
+same "event exits 0 when events came" "0" "$rc"
+out=$(mvc -c "$URI" event --event lifecycle --timeout 1 2>&1; echo "rc=$?")
+same "event --timeout with no event: as virsh" "event loop timed out
+events received: 0
+
+rc=1" "$out"
+
+# ------------------------------------------------------------ running domains
+
+# Whether the daemon runs guests yet: a start that is "not supported" skips
+# the lifecycle checks; any other failure is a failure.
+out=$(mvc -c "$URI" start "$DOM" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && [[ $out == *"not supported"* ]]; then
+    skip "start, suspend, resume, shutdown, destroy, create" "the daemon does not start guests: $out"
+elif [ $rc -ne 0 ]; then
+    # one failure, not a cascade: everything below needs a running guest
+    not_ok "start of a defined domain succeeds (the lifecycle checks need it)" "exit $rc:" "$out"
+else
+    same "start prints virsh's line" "Domain '$DOM' started" "$(printf '%s\n' "$out" | head -n 1)"
+    same "a started domain is running (booted)" "running (booted)" "$(state "$DOM")"
+    id=$(mvc -q -c "$URI" domid "$DOM")
+    if [[ $id =~ ^[0-9]+$ ]]; then ok "a started domain has an ID ($id)"; else not_ok "a started domain has an ID" "$id"; fi
+    contains "list shows it running with its ID" "$(mvc -q -c "$URI" list)" " $id    $DOM   running"
+    same_as_virsh "modvirt list prints what virsh prints (running)" list
+    same_as_virsh "modvirt domid prints what virsh prints (running)" domid "$DOM"
+    same "domname of the ID is the name" "$DOM" "$(mvc -q -c "$URI" domname "$id")"
+    contains "start of a running domain is refused" "$(mvc -c "$URI" start "$DOM" 2>&1)" \
+        "error: Domain is already active"
+
+    contains "suspend prints virsh's line" "$(mvc -c "$URI" suspend "$DOM" 2>&1)" "Domain '$DOM' suspended"
+    same "a suspended domain is paused (user)" "paused (user)" "$(state "$DOM")"
+    contains "resume prints virsh's line" "$(mvc -c "$URI" resume "$DOM" 2>&1)" "Domain '$DOM' resumed"
+    same "a resumed domain is running (unpaused)" "running (unpaused)" "$(state "$DOM")"
+
+    # A guest idling in its BIOS ignores the ACPI power button: the call
+    # succeeds, the domain keeps running.
+    contains "shutdown prints virsh's line" "$(mvc -c "$URI" shutdown "$DOM" 2>&1)" \
+        "Domain '$DOM' is being shutdown"
+    sleep 1
+    same "a BIOS-only guest keeps running after shutdown" "running" \
+        "$(mvc -q -c "$URI" domstate "$DOM" 2>&1)"
+    out=$(mvc -c "$URI" shutdown --mode bogus "$DOM" 2>&1)
+    contains "shutdown --mode bogus is refused" "$out" "error: Unknown mode bogus value"
+
+    contains "destroy prints virsh's line" "$(mvc -c "$URI" destroy "$DOM" 2>&1)" "Domain '$DOM' destroyed"
+    same "a destroyed domain is shut off (destroyed)" "shut off (destroyed)" "$(state "$DOM")"
+    same "a destroyed domain has no ID" "-" "$(mvc -q -c "$URI" domid "$DOM")"
+
+    contains "start --paused prints virsh's line" "$(mvc -c "$URI" start --paused "$DOM" 2>&1)" \
+        "Domain '$DOM' started"
+    same "start --paused leaves it paused" "paused" "$(mvc -q -c "$URI" domstate "$DOM" 2>&1)"
+    contains "destroy --graceful stops it" "$(mvc -c "$URI" destroy --graceful "$DOM" 2>&1)" \
+        "Domain '$DOM' destroyed"
+    same "destroyed gracefully: shut off" "shut off" "$(mvc -q -c "$URI" domstate "$DOM" 2>&1)"
+
+    # create: a transient domain, gone once destroyed
+    sed "s/$DOM/$DOM-tr/" "$DOMXML" >"$ROOT/tr.xml"
+    contains "create prints virsh's line" "$(mvc -c "$URI" create "$ROOT/tr.xml" 2>&1)" \
+        "Domain '$DOM-tr' created from $ROOT/tr.xml"
+    same "a created domain is running" "running" "$(mvc -q -c "$URI" domstate "$DOM-tr" 2>&1)"
+    contains "a created domain is transient" "$(mvc -q -c "$URI" dominfo "$DOM-tr")" "Persistent:     no"
+    contains "list --transient shows it" "$(mvc -q -c "$URI" list --transient --name)" "$DOM-tr"
+    mvc -q -c "$URI" destroy "$DOM-tr" >/dev/null 2>&1
+    same "a destroyed transient domain is gone" "error: failed to get domain '$DOM-tr'" \
+        "$(mvc -q -c "$URI" domstate "$DOM-tr" 2>&1)"
+fi
+
+out=$(mvc -c "$URI" undefine "$DOM" 2>&1)
+contains "undefine prints virsh's line" "$out" "Domain '$DOM' has been undefined"
+out=$(mvc -q -c "$URI" list --all --name)
+if printf '%s\n' "$out" | grep -qx -- "$DOM"; then
+    not_ok "an undefined domain is not listed" "$out"
+else
+    ok "an undefined domain is not listed"
+fi
+
+# ------------------------------------------------------------ the domain API in C
+
+CTEST=$BUILD/tools/test-client-domain
+if [ -x "$CTEST" ]; then
+    while IFS= read -r line; do
+        case $line in
+        "ok - "*" # SKIP "*) rest=${line#ok - }; skip "C: ${rest%% # SKIP *}" "${rest#* # SKIP }" ;;
+        "ok - "*) ok "C: ${line#ok - }" ;;
+        "not ok - "*) not_ok "C: ${line#not ok - }" ;;
+        *) echo "$line" ;;
+        esac
+    done < <(timeout 120 "$CTEST" "$URI" mvcli-ctest 2>&1)
+else
+    skip "the domain API in C" "$CTEST not built"
+fi
 
 # ------------------------------------------------------------ the C API
 
