@@ -7,8 +7,12 @@
 
 #include "daemon-priv.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "util-error.h"
 
@@ -25,6 +29,221 @@ static const RpcConnCallbacks daemon_client_callbacks = {
     .closed = daemon_client_on_closed,
 };
 
+/* ------------------------------------------------------------ exact reads */
+
+struct _DaemonExact {
+    GSource *watch;            /* NULL while paused */
+    bool paused;
+    bool first_only;           /* then RpcConn takes over */
+    guint8 lenbuf[RPC_LEN_SIZE];
+    size_t lenhave;
+    guint8 *msg;               /* the message being read */
+    size_t len;
+    size_t have;
+    size_t skip;               /* descriptor bytes after a *_WITH_FDS message */
+    int fds[RPC_MAX_FDS];      /* descriptors received with this message */
+    size_t nfds;
+};
+
+static void daemon_exact_watch(DaemonClient *client);
+
+static void
+daemon_exact_close_fds(DaemonExact *ex)
+{
+    for (size_t i = 0; i < ex->nfds; i++)
+        close(ex->fds[i]);
+    ex->nfds = 0;
+}
+
+static void
+daemon_exact_free(DaemonExact *ex)
+{
+    if (!ex)
+        return;
+    if (ex->watch) {
+        g_source_destroy(ex->watch);
+        g_source_unref(ex->watch);
+    }
+    daemon_exact_close_fds(ex);
+    g_free(ex->msg);
+    g_free(ex);
+}
+
+/* recvmsg() into @buf, keeping any descriptors that come along. */
+static ssize_t
+daemon_exact_recv(DaemonClient *client, guint8 *buf, size_t want)
+{
+    DaemonExact *ex = client->exact;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * RPC_MAX_FDS)];
+    } control;
+    struct iovec iov = { buf, want };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+    ssize_t n;
+
+    do {
+        n = recvmsg(rpc_conn_fd(client->conn), &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        size_t count;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (ex->nfds < RPC_MAX_FDS)
+                ex->fds[ex->nfds++] = fd;
+            else
+                close(fd);
+        }
+    }
+    return n;
+}
+
+static void
+daemon_exact_deliver(DaemonClient *client, guint8 *msg, size_t len)
+{
+    DaemonExact *ex = client->exact;
+    RpcHeader hdr;
+
+    rpc_header_decode(msg, &hdr);
+    if (hdr.type == RPC_TYPE_CALL_WITH_FDS || hdr.type == RPC_TYPE_REPLY_WITH_FDS)
+        ex->skip = len >= RPC_MIN_LEN + 4 ? MIN(rpc_read_u32(msg + RPC_MIN_LEN), RPC_MAX_FDS) : 0;
+    if (client->kind == DAEMON_SOCKET_ADMIN && hdr.prog == DAEMON_HANDOFF_PROGRAM &&
+        !daemon_driver()->hands_off_clients) {
+        int fds[RPC_MAX_FDS];
+        size_t nfds = ex->nfds;
+
+        memcpy(fds, ex->fds, nfds * sizeof(int));
+        ex->nfds = 0;
+        daemon_handoff_adopt(client, &hdr, msg, len, fds, nfds);
+        g_free(msg);
+        return;
+    }
+    daemon_exact_close_fds(ex);
+    if (ex->first_only) {
+        /* an ordinary admin client: RpcConn reads from now on */
+        g_clear_pointer(&client->exact, daemon_exact_free);
+        rpc_conn_set_reading(client->conn, true);
+    }
+    daemon_client_inject(client, msg, len);
+}
+
+/* Read what is there, one whole message at a time. */
+static gboolean
+daemon_exact_ready(gint fd G_GNUC_UNUSED, GIOCondition cond G_GNUC_UNUSED, gpointer data)
+{
+    g_autoptr(DaemonClient) client = daemon_client_ref(data);
+
+    while (client->exact && !client->exact->paused && !client->closed) {
+        DaemonExact *ex = client->exact;
+        guint8 skipbuf[RPC_MAX_FDS];
+        guint8 *dst;
+        size_t want;
+        ssize_t n;
+
+        if (ex->skip) {
+            dst = skipbuf;
+            want = ex->skip;
+        } else if (!ex->msg) {
+            dst = ex->lenbuf + ex->lenhave;
+            want = RPC_LEN_SIZE - ex->lenhave;
+        } else {
+            dst = ex->msg + ex->have;
+            want = ex->len - ex->have;
+        }
+        n = daemon_exact_recv(client, dst, want);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            g_autofree char *why = n == 0 ? g_strdup("peer closed the connection") :
+                g_strdup_printf("read failed: %s", g_strerror(errno));
+            g_debug("client disconnected: %s", why);
+            daemon_client_close(client);
+            break;
+        }
+        if (ex->skip) {
+            ex->skip -= n;
+            daemon_exact_close_fds(ex);
+            continue;
+        }
+        if (!ex->msg) {
+            guint32 len;
+
+            ex->lenhave += n;
+            if (ex->lenhave < RPC_LEN_SIZE)
+                continue;
+            len = rpc_read_u32(ex->lenbuf);
+            if (len < RPC_MIN_LEN || len - RPC_LEN_SIZE > daemon_limits()->max_message) {
+                g_info("closing a client that sent a message of %u bytes", len);
+                daemon_client_close(client);
+                break;
+            }
+            ex->msg = g_malloc(len);
+            memcpy(ex->msg, ex->lenbuf, RPC_LEN_SIZE);
+            ex->len = len;
+            ex->have = RPC_LEN_SIZE;
+            ex->lenhave = 0;
+            continue;
+        }
+        ex->have += n;
+        if (ex->have == ex->len) {
+            guint8 *msg = g_steal_pointer(&ex->msg);
+            daemon_exact_deliver(client, msg, ex->len);
+        }
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* Watch the socket while exact reading is on and not paused. */
+static void
+daemon_exact_watch(DaemonClient *client)
+{
+    DaemonExact *ex = client->exact;
+    bool want = ex && !ex->paused && !client->closed;
+
+    if (!ex)
+        return;
+    if (want && !ex->watch) {
+        ex->watch = g_unix_fd_source_new(rpc_conn_fd(client->conn), G_IO_IN);
+        g_source_set_callback(ex->watch, (GSourceFunc)(void (*)(void))daemon_exact_ready,
+                              client, NULL);
+        g_source_attach(ex->watch, daemon_main_context());
+    } else if (!want && ex->watch) {
+        g_source_destroy(ex->watch);
+        g_clear_pointer(&ex->watch, g_source_unref);
+    }
+}
+
+/* Reading on or off, whichever reader is in charge. */
+static void
+daemon_client_reading(DaemonClient *client, bool reading)
+{
+    if (client->exact) {
+        client->exact->paused = !reading;
+        daemon_exact_watch(client);
+        /* data may be waiting already: the watch sees it on the next poll */
+        return;
+    }
+    rpc_conn_set_reading(client->conn, reading);
+}
+
+void
+daemon_client_inject(DaemonClient *client, guint8 *msg, size_t len)
+{
+    RpcHeader hdr;
+
+    rpc_header_decode(msg, &hdr);
+    daemon_client_on_message(client->conn, &hdr, msg, len, client);
+}
+
 DaemonClient *
 daemon_client_new(int fd, DaemonSocketKind kind, bool rejected)
 {
@@ -39,6 +258,12 @@ daemon_client_new(int fd, DaemonSocketKind kind, bool rejected)
     g_queue_init(&client->pending);
     client->conn = rpc_conn_new(fd, daemon_main_context(), daemon_limits()->max_message,
                                 &daemon_client_callbacks, client);
+    if (daemon_driver()->hands_off_clients || kind == DAEMON_SOCKET_ADMIN) {
+        client->exact = g_new0(DaemonExact, 1);
+        client->exact->first_only = !daemon_driver()->hands_off_clients;
+        rpc_conn_set_reading(client->conn, false);
+        daemon_exact_watch(client);
+    }
     return client;
 }
 
@@ -65,6 +290,8 @@ daemon_client_unref(DaemonClient *client)
 {
     if (!client || !g_atomic_int_dec_and_test(&client->refs))
         return;
+    daemon_exact_free(client->exact);
+    daemon_forward_free(client->forward);
     if (client->priv && daemon_driver()->client_free_private)
         daemon_driver()->client_free_private(client->priv);
     g_list_free_full(client->callbacks, g_free);
@@ -201,7 +428,7 @@ daemon_client_reply_error(DaemonClient *client, const RpcHeader *hdr, const GErr
 void
 daemon_client_set_reading(DaemonClient *client, bool reading)
 {
-    rpc_conn_set_reading(client->conn, reading);
+    daemon_client_reading(client, reading);
 }
 
 void
@@ -214,6 +441,8 @@ daemon_client_close(DaemonClient *client)
     }
     client->closed = true;
     g_mutex_unlock(&client->lock);
+    daemon_exact_watch(client);
+    daemon_forward_client_closed(client);
     rpc_conn_close_after_flush(client->conn);
     daemon_server_client_gone(client);
 }
@@ -227,6 +456,8 @@ daemon_client_on_closed(RpcConn *conn G_GNUC_UNUSED, const char *reason, gpointe
     g_mutex_lock(&client->lock);
     client->closed = true;
     g_mutex_unlock(&client->lock);
+    daemon_exact_watch(client);
+    daemon_forward_client_closed(client);
     daemon_server_client_gone(client);
 }
 
@@ -362,7 +593,7 @@ daemon_client_resume_cb(gpointer data)
     client->paused = false;
     g_mutex_unlock(&client->lock);
     if (!client->closed)
-        rpc_conn_set_reading(client->conn, true);
+        daemon_client_reading(client, true);
     return G_SOURCE_REMOVE;
 }
 
@@ -533,7 +764,7 @@ daemon_client_handle_call(DaemonClient *client, const RpcHeader *hdr, guint8 *ms
     }
     if (pause) {
         g_debug("client has %u calls waiting: pausing reads", lim->max_queued_requests);
-        rpc_conn_set_reading(client->conn, false);
+        daemon_client_reading(client, false);
     }
     if (!queued)
         daemon_server_push_job(job);
@@ -561,6 +792,8 @@ daemon_client_on_message(RpcConn *conn G_GNUC_UNUSED, const RpcHeader *hdr,
         g_free(msg);
         return;
     }
+    if (!client->rejected && daemon_forward_message(client, hdr, msg, len))
+        return;
     if (drv->raw_message && !client->rejected &&
         drv->raw_message(client, hdr, msg, len))
         return;

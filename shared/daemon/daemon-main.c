@@ -394,26 +394,18 @@ daemon_reject_timeout_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static gboolean
-daemon_accept_cb(gint fd, GIOCondition cond G_GNUC_UNUSED, gpointer data)
+DaemonClient *
+daemon_server_add_client(int fd, DaemonSocketKind kind)
 {
-    DaemonListener *l = data;
     DaemonServer *s = &daemon_server;
     DaemonClient *client;
-    int cfd;
     bool rejected;
 
-    cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (cfd < 0) {
-        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-            g_warning("cannot accept a connection: %s", g_strerror(errno));
-        return G_SOURCE_CONTINUE;
-    }
     rejected = s->nclients >= s->limits.max_clients;
     if (rejected)
         g_warning("too many active clients (%u), rejecting a new connection",
                   s->limits.max_clients);
-    client = daemon_client_new(cfd, l->kind, rejected);
+    client = daemon_client_new(fd, kind, rejected);
     if (rejected) {
         /* a silent client over the limit must not keep its slot */
         g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, 5, daemon_reject_timeout_cb,
@@ -425,6 +417,22 @@ daemon_accept_cb(gint fd, GIOCondition cond G_GNUC_UNUSED, gpointer data)
     daemon_events_unlock();
     s->nclients++;
     daemon_idle_update();
+    return client;
+}
+
+static gboolean
+daemon_accept_cb(gint fd, GIOCondition cond G_GNUC_UNUSED, gpointer data)
+{
+    DaemonListener *l = data;
+    int cfd;
+
+    cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            g_warning("cannot accept a connection: %s", g_strerror(errno));
+        return G_SOURCE_CONTINUE;
+    }
+    daemon_server_add_client(cfd, l->kind);
     return G_SOURCE_CONTINUE;
 }
 

@@ -5,9 +5,17 @@
 
 #include "daemon.h"
 
+typedef struct _DaemonExact DaemonExact;
+typedef struct _DaemonForward DaemonForward;
+
 struct _DaemonClient {
     gint refs;
     RpcConn *conn;
+    /* Reading one message at a time, never past it (main thread only):
+     * the proxy's clients until they are handed off, and the first message
+     * on an admin socket (which may carry a handoff).  NULL: RpcConn reads. */
+    DaemonExact *exact;
+    DaemonForward *forward;    /* storage/network calls forwarded (main thread) */
     DaemonSocketKind kind;
     bool readonly;
     bool rejected;             /* over max_clients: answer once, then close */
@@ -39,8 +47,30 @@ typedef struct {
 void daemon_server_client_gone(DaemonClient *client);
 void daemon_server_push_job(DaemonJob *job);
 
+/* daemon-main.c: a new client on @fd (accepted, or handed over) */
+DaemonClient *daemon_server_add_client(int fd, DaemonSocketKind kind);
+
 /* daemon-client.c */
 DaemonClient *daemon_client_new(int fd, DaemonSocketKind kind, bool rejected);
+/* Process @msg as if it had been read from the client (main thread). */
+void daemon_client_inject(DaemonClient *client, guint8 *msg, size_t len);
+
+/* daemon-handoff.c */
+#define DAEMON_HANDOFF_PROGRAM 0x6d766866      /* "mvhf": modvirt-private */
+#define DAEMON_HANDOFF_VERSION 1
+#define DAEMON_HANDOFF_PROC_ADOPT 1
+/* An admin-socket client's first message was a handoff: adopt the client
+ * socket it carries (@fds, owned). */
+void daemon_handoff_adopt(DaemonClient *admin, const RpcHeader *hdr, const guint8 *msg,
+                          size_t len, int *fds, size_t nfds);
+
+/* daemon-forward.c */
+/* Forward @msg if it is a call this daemon leaves to another; takes @msg
+ * and returns true if so. */
+bool daemon_forward_message(DaemonClient *client, const RpcHeader *hdr, guint8 *msg,
+                            size_t len);
+void daemon_forward_client_closed(DaemonClient *client);
+void daemon_forward_free(DaemonForward *fwd);
 void daemon_job_run(DaemonJob *job);
 void daemon_client_keepalive_tick(DaemonClient *client, gint64 now);
 

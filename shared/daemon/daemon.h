@@ -72,6 +72,10 @@ typedef struct {
     void (*client_closed)(DaemonClient *client);
     /* Free the driver's per-client data (any thread, last reference). */
     void (*client_free_private)(gpointer priv);
+    /* The driver hands its clients to other daemons (the proxy): read
+     * their messages one at a time so that nothing past the one that
+     * triggers the handoff is consumed (see daemon_client_hand_off). */
+    bool hands_off_clients;
     /* Anything that must keep the daemon alive although no client is
      * connected (e.g. a job that must finish); NULL = nothing. */
     bool (*inhibit_idle_exit)(void);
@@ -120,6 +124,24 @@ void daemon_client_reply_error(DaemonClient *client, const RpcHeader *hdr,
 void daemon_client_close(DaemonClient *client);
 /* Flow control for raw_message users. */
 void daemon_client_set_reading(DaemonClient *client, bool reading);
+
+/* Hand @client's socket to @daemon (started first in embedded mode if it
+ * is not running), which from then on serves the client directly as if it
+ * had connected there: same socket kind, keepalive state, and @msg (a
+ * whole message, taken) processed first.  Reading from the client stops
+ * meanwhile.  On success the client leaves this daemon without a word; on
+ * failure @msg's call is answered with the error and reading resumes.
+ * Main thread; only for drivers with hands_off_clients. */
+void daemon_client_hand_off(DaemonClient *client, const char *daemon, guint8 *msg, size_t len);
+
+/* Connect to @daemon's socket of @kind in this daemon's socket directory;
+ * in embedded mode start the daemon first if it is not running (one
+ * starter at a time, 5 s to come up).  Blocking: call from a thread. */
+bool daemon_connect_daemon(const char *daemon, DaemonSocketKind kind, int *ret_fd,
+                           GError **error);
+/* Run @work(@data) in a new thread, then @done(@data) in the main loop. */
+void daemon_run_in_thread(const char *name, void (*work)(gpointer data),
+                          void (*done)(gpointer data), gpointer data);
 
 /* --- event callbacks registered by clients (daemon-events.c) */
 typedef struct {
