@@ -417,7 +417,7 @@ static const CliOptDef cli_opts_create[] = {
     { "file", CLI_OPT_STRING, CLI_OPT_POSITIONAL | CLI_OPT_REQUIRED,
       "file containing an XML domain description" },
     { "paused", CLI_OPT_BOOL, 0, "leave the guest paused after creation" },
-    { "autodestroy", CLI_OPT_BOOL, 0, "automatically destroy the guest when virsh disconnects" },
+    { "autodestroy", CLI_OPT_BOOL, 0, "automatically destroy the guest when modvirt disconnects" },
     { "validate", CLI_OPT_BOOL, 0, "validate the XML against the schema" },
     CLI_OPTS_END,
 };
@@ -501,7 +501,7 @@ cli_cmd_undefine(Cli *cli, const CliArgs *args)
 static const CliOptDef cli_opts_start[] = {
     CLI_DOMAIN_OPT,
     { "paused", CLI_OPT_BOOL, 0, "leave the guest paused after start" },
-    { "autodestroy", CLI_OPT_BOOL, 0, "automatically destroy the guest when virsh disconnects" },
+    { "autodestroy", CLI_OPT_BOOL, 0, "automatically destroy the guest when modvirt disconnects" },
     { "force-boot", CLI_OPT_BOOL, 0, "force fresh boot by discarding any managed save" },
     CLI_OPTS_END,
 };

@@ -378,9 +378,10 @@ cli_cmd_help(Cli *cli G_GNUC_UNUSED, const CliArgs *args)
     }
     printf("  NAME\n    %s - %s\n\n  SYNOPSIS\n    %s", cmd->name, cmd->help, cmd->name);
     for (const CliOptDef *opt = cmd->opts; opt && opt->name; opt++) {
-        if (opt->flags & CLI_OPT_REQUIRED)
-            printf(" %s<%s>%s", (opt->flags & CLI_OPT_POSITIONAL) ? "[--" : "--", opt->name,
-                   (opt->flags & CLI_OPT_POSITIONAL) ? "]" : "");
+        if ((opt->flags & CLI_OPT_REQUIRED) && (opt->flags & CLI_OPT_POSITIONAL))
+            printf(" [--%s]%s", opt->name, cli_opt_type_syntax[opt->type]);
+        else if (opt->flags & CLI_OPT_REQUIRED)
+            printf(" --%s%s", opt->name, cli_opt_type_syntax[opt->type]);
         else
             printf(" [--%s%s]", opt->name, cli_opt_type_syntax[opt->type]);
     }
