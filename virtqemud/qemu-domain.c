@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qemu-blockjob.h"
 #include "qemu-process.h"
 #include "util-error.h"
 #include "util-file.h"
@@ -100,6 +101,8 @@ qemu_domain_unref(QemuDomain *dom)
     }
     g_free(dom->monitor_path);
     g_free(dom->libdir);
+    if (dom->blockjobs)
+        g_ptr_array_unref(dom->blockjobs);
     g_cond_clear(&dom->job_cond);
     g_mutex_clear(&dom->lock);
     g_free(dom);
@@ -1240,4 +1243,5 @@ qemu_domain_fill_ops(RemoteServerOps *ops)
     ops->domain_has_managed_save_image = qemu_has_managed_save;
     ops->connect_domain_event_callback_register_any = qemu_event_register;
     qemu_lifecycle_fill_ops(ops);
+    qemu_blockjob_fill_ops(ops);
 }

@@ -95,6 +95,9 @@ struct _QemuDomain {
     bool guest_shutdown;       /* QEMU reported SHUTDOWN */
     bool fake_reboot;          /* a reboot was asked: reset on SHUTDOWN instead of stopping */
     int pause_reason;          /* reason for the next STOP event we caused */
+
+    /* Block jobs (qemu-blockjob.c owns them), NULL when none ever ran */
+    GPtrArray *blockjobs;
 };
 
 /* Load every definition under <configdir>/qemu; a bad file is logged and

@@ -35,6 +35,7 @@
 #include <glib-unix.h>
 
 #include "conf-storage-chain.h"
+#include "qemu-blockjob.h"
 #include "qemu-caps.h"
 #include "qemu-command.h"
 #include "qemu-status.h"
@@ -120,6 +121,7 @@ qemu_save_status_locked(QemuDomain *dom, GError **error)
 {
     g_autofree char *path = NULL;
     QemuStatus st = { 0 };
+    bool ok;
 
     if (!dom->live || dom->pid <= 0)
         return true;
@@ -134,7 +136,10 @@ qemu_save_status_locked(QemuDomain *dom, GError **error)
     st.fake_reboot = dom->fake_reboot;
     st.stop_reason = dom->stop_reason;
     st.live = dom->live;
-    return qemu_status_write(path, &st, error);
+    st.extra_xml = qemu_blockjob_format_status_locked(dom);
+    ok = qemu_status_write(path, &st, error);
+    g_free(st.extra_xml);
+    return ok;
 }
 
 bool
@@ -167,6 +172,7 @@ qemu_cleanup_locked(QemuDomain *dom, int reason)
 
     if (dom->pid <= 0)
         return false;
+    qemu_blockjob_domain_stopped_locked(dom);
     if (dom->mon) {
         qemu_monitor_close(dom->mon);
         qemu_monitor_release(g_steal_pointer(&dom->mon));
@@ -305,6 +311,10 @@ qemu_mon_event(QemuMonitor *mon, const char *name, json_object *data, gint64 ts,
     bool reboot = false;
     pid_t kill_pid = -1;
 
+    if (g_str_equal(name, "JOB_STATUS_CHANGE") || g_str_has_prefix(name, "BLOCK_JOB_")) {
+        qemu_blockjob_handle_event(dom, name, data);
+        return;
+    }
     g_mutex_lock(&dom->lock);
     if (dom->mon != mon) {
         g_mutex_unlock(&dom->lock);
@@ -968,6 +978,7 @@ qemu_reconnect_ready(QemuMonitor *mon, const GError *err, gpointer opaque)
         g_info("domain '%s': reconnected to QEMU", dom->def->name);
         qemu_monitor_command_async(mon, "query-status", NULL, 0, qemu_reconnect_status_reply,
                                    qemu_domain_ref(dom));
+        qemu_blockjob_reconnected(dom, mon);
         return;
     }
     /* QEMU runs but its monitor cannot be used: a guest we cannot manage */
@@ -1040,6 +1051,11 @@ qemu_reconnect_one(const char *path)
     dom->guest_shutdown = st.guest_shutdown;
     dom->fake_reboot = st.fake_reboot;
     dom->stop_reason = st.stop_reason;
+    if (st.extra_xml && !qemu_blockjob_load_status_locked(dom, st.extra_xml, &error)) {
+        g_warning("domain '%s': block jobs in '%s' not understood: %s", dom->def->name, path,
+                  error->message);
+        g_clear_error(&error);
+    }
     while (g_atomic_int_get(&qemu_next_id) <= dom->id)
         g_atomic_int_inc(&qemu_next_id);
     g_mutex_unlock(&dom->lock);
