@@ -36,3 +36,10 @@ void
 qemu_blockjob_domain_stopped_locked(QemuDomain *dom)
 {
 }
+
+bool
+qemu_blockjob_check_no_mirror(QemuDomain *dom, const char *disk, const char *what,
+                              GError **error)
+{
+    return true;
+}

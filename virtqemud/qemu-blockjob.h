@@ -10,6 +10,12 @@
 
 #include "qemu-domain.h"
 
+/* Refuse (VIR_ERR_BLOCK_COPY_ACTIVE? see spec/blockjobs.md section 4)
+ * an operation @what that would lose an active block copy mirror of @dom,
+ * on @disk only (a target name) or on any disk (@disk NULL). */
+bool qemu_blockjob_check_no_mirror(QemuDomain *dom, const char *disk, const char *what,
+                                   GError **error);
+
 /* The block-job procedures, merged into virtqemud's ops. */
 void qemu_blockjob_fill_ops(RemoteServerOps *ops);
 

@@ -620,6 +620,23 @@ qemu_domain_parse_def(const char *xml, bool validate, GError **error)
     return g_steal_pointer(&def);
 }
 
+bool
+qemu_domain_save_config(QemuDomain *dom, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *path = NULL;
+
+    g_mutex_lock(&dom->lock);
+    if (!dom->persistent) {
+        g_mutex_unlock(&dom->lock);
+        return true;
+    }
+    text = conf_domain_format(dom->def, CONF_DOMAIN_FORMAT_INACTIVE | CONF_DOMAIN_FORMAT_SECURE);
+    path = qemu_config_path(dom->def->name);
+    g_mutex_unlock(&dom->lock);
+    return util_file_write_atomic(path, text, strlen(text), 0600, error);
+}
+
 /* Another domain with @def's name or UUID but not both is a clash; the
  * domain with both (a redefinition) is returned in @ret_same. */
 static bool

@@ -137,6 +137,10 @@ void qemu_domain_remove_if_gone(QemuDomain *dom);
 ConfDomainDef *qemu_domain_parse_def(const char *xml, bool validate, GError **error);
 bool qemu_check_def(const ConfDomainDef *def, GError **error);
 
+/* Rewrite <configdir>/qemu/NAME.xml from @dom->def (persistent domains;
+ * a no-op for transient ones).  Takes @dom->lock. */
+bool qemu_domain_save_config(QemuDomain *dom, GError **error);
+
 /* Send a LIFECYCLE event for @dom to every client that registered one. */
 void qemu_emit_lifecycle(QemuDomain *dom, int event, int detail);
 /* The same for what is found while reconnecting after a restart: also

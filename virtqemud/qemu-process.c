@@ -406,8 +406,7 @@ qemu_monitor_release(QemuMonitor *mon)
     g_main_context_invoke(daemon_main_context(), qemu_monitor_release_idle, mon);
 }
 
-/* The monitor of @dom, a new reference, or an error if QEMU is not there. */
-static QemuMonitor *
+QemuMonitor *
 qemu_domain_get_monitor(QemuDomain *dom, GError **error)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);

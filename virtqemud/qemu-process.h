@@ -38,6 +38,10 @@ bool qemu_process_reboot(QemuDomain *dom, GError **error);
 bool qemu_process_suspend(QemuDomain *dom, GError **error);
 bool qemu_process_resume(QemuDomain *dom, GError **error);
 
+/* The monitor of a running @dom, a new reference; OPERATION_INVALID when
+ * it does not run, OPERATION_FAILED when the monitor is not connected. */
+QemuMonitor *qemu_domain_get_monitor(QemuDomain *dom, GError **error);
+
 /* Rewrite @dom's status file from its current state (lock not held). */
 bool qemu_process_save_status(QemuDomain *dom, GError **error);
 
