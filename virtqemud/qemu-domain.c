@@ -207,9 +207,12 @@ qemu_domain_add_transient(ConfDomainDef *def, GError **error)
 void
 qemu_domain_remove_if_gone(QemuDomain *dom)
 {
+    g_autoptr(GBytes) key = qemu_uuid_key(dom->def->uuid);
+
     g_rw_lock_writer_lock(&registry.lock);
     g_mutex_lock(&dom->lock);
-    if (!dom->persistent && dom->id < 0 && !dom->job) {
+    if (!dom->persistent && dom->id < 0 && !dom->job &&
+        g_hash_table_lookup(registry.by_uuid, key) == dom) {
         g_mutex_unlock(&dom->lock);
         qemu_registry_remove_locked(dom);
     } else {
@@ -470,6 +473,8 @@ qemu_domain_job_end(QemuDomain *dom)
     dom->job = NULL;
     g_cond_signal(&dom->job_cond);
     g_mutex_unlock(&dom->lock);
+    /* a transient domain ends with its last job once it no longer runs */
+    qemu_domain_remove_if_gone(dom);
 }
 
 const char *
