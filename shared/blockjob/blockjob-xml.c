@@ -506,17 +506,92 @@ blockjob_parse_node(const xmlNode *node, GError **error)
     return g_steal_pointer(&job);
 }
 
+static xmlDoc *
+blockjob_xml_read(const char *xml, xmlNode **ret_root, GError **error)
+{
+    xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "blockjob.xml", NULL,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+
+    if (!doc || !(*ret_root = xmlDocGetRootElement(doc))) {
+        BLOCKJOB_XML_ERROR(error, "not well-formed XML");
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 BlockJob *
 blockjob_parse_string(const char *xml, GError **error)
 {
-    g_autoptr(xmlDoc) doc = NULL;
-    xmlNode *root;
+    xmlNode *root = NULL;
+    g_autoptr(xmlDoc) doc = blockjob_xml_read(xml, &root, error);
 
-    doc = xmlReadMemory(xml, (int)strlen(xml), "blockjob.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc || !(root = xmlDocGetRootElement(doc))) {
-        BLOCKJOB_XML_ERROR(error, "not well-formed XML");
+    return doc ? blockjob_parse_node(root, error) : NULL;
+}
+
+void
+blockjob_format_list(GString *out, GPtrArray *jobs, unsigned int indent)
+{
+    if (!jobs || jobs->len == 0) {
+        g_string_append_printf(out, "%*s<blockjobs/>\n", (int)indent, "");
+        return;
+    }
+    g_string_append_printf(out, "%*s<blockjobs>\n", (int)indent, "");
+    for (guint i = 0; i < jobs->len; i++)
+        blockjob_format(out, g_ptr_array_index(jobs, i), indent + 2);
+    g_string_append_printf(out, "%*s</blockjobs>\n", (int)indent, "");
+}
+
+GPtrArray *
+blockjob_parse_list_node(const xmlNode *node, GError **error)
+{
+    g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)blockjob_free);
+
+    if (node->type != XML_ELEMENT_NODE || strcmp(blockjob_xml_name(node), "blockjobs") != 0) {
+        BLOCKJOB_XML_ERROR(error, "expected <blockjobs>, got <%s>", blockjob_xml_name(node));
         return NULL;
     }
-    return blockjob_parse_node(root, error);
+    if (node->properties) {
+        BLOCKJOB_XML_ERROR(error, "unknown attribute '%s' in <blockjobs>",
+                           (const char *)node->properties->name);
+        return NULL;
+    }
+    for (const xmlNode *child = node->children; child; child = child->next) {
+        BlockJob *job;
+
+        if (child->type == XML_TEXT_NODE || child->type == XML_COMMENT_NODE) {
+            const char *text = (const char *)child->content;
+
+            if (child->type == XML_TEXT_NODE && text && text[strspn(text, " \t\r\n")] != '\0') {
+                BLOCKJOB_XML_ERROR(error, "unexpected text in <blockjobs>");
+                return NULL;
+            }
+            continue;
+        }
+        if (!(job = blockjob_parse_node(child, error)))
+            return NULL;
+        g_ptr_array_add(jobs, job);
+        for (guint i = 0; i + 1 < jobs->len; i++) {
+            const BlockJob *other = g_ptr_array_index(jobs, i);
+
+            if (strcmp(other->disk, job->disk) == 0) {
+                BLOCKJOB_XML_ERROR(error, "two block jobs on disk '%s'", job->disk);
+                return NULL;
+            }
+            if (strcmp(other->id, job->id) == 0) {
+                BLOCKJOB_XML_ERROR(error, "two block jobs with id '%s'", job->id);
+                return NULL;
+            }
+        }
+    }
+    return g_steal_pointer(&jobs);
+}
+
+GPtrArray *
+blockjob_parse_list_string(const char *xml, GError **error)
+{
+    xmlNode *root = NULL;
+    g_autoptr(xmlDoc) doc = blockjob_xml_read(xml, &root, error);
+
+    return doc ? blockjob_parse_list_node(root, error) : NULL;
 }

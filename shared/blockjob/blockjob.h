@@ -327,3 +327,12 @@ char *blockjob_format_string(const BlockJob *job);
  * naming the problem. */
 BlockJob *blockjob_parse_node(const xmlNode *node, GError **error);
 BlockJob *blockjob_parse_string(const char *xml, GError **error);
+
+/* A domain's jobs: <blockjobs> with one <blockjob> each (an empty
+ * <blockjobs/> when there are none).  @jobs holds BlockJob *. */
+void blockjob_format_list(GString *out, GPtrArray *jobs, unsigned int indent);
+
+/* Parses <blockjobs>: a GPtrArray of BlockJob * (freed with the array).
+ * Two jobs on one disk, or two with one id, are an error too. */
+GPtrArray *blockjob_parse_list_node(const xmlNode *node, GError **error);
+GPtrArray *blockjob_parse_list_string(const char *xml, GError **error);

@@ -1063,6 +1063,62 @@ test_xml_errors(void)
     }
 }
 
+/* A domain's jobs in its status file. */
+static void
+test_xml_list(void)
+{
+    g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)blockjob_free);
+    g_autoptr(GPtrArray) parsed = NULL;
+    g_autoptr(GPtrArray) none = NULL;
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GString) again = g_string_new(NULL);
+    g_autoptr(GString) empty = g_string_new(NULL);
+    g_autoptr(GError) error = NULL;
+    static const struct {
+        const char *xml;
+        const char *message;
+    } bad[] = {
+        { "<blockjobs><blockjob id='a' type='pull' disk='vda' state='new'/>"
+          "<blockjob id='b' type='commit' disk='vda' state='new'/></blockjobs>", "two block jobs on disk 'vda'" },
+        { "<blockjobs><blockjob id='a' type='pull' disk='vda' state='new'/>"
+          "<blockjob id='a' type='commit' disk='vdb' state='new'/></blockjobs>", "two block jobs with id 'a'" },
+        { "<blockjobs><blockjob id='a' type='pull' disk='vda' state='odd'/></blockjobs>", "unknown state 'odd'" },
+        { "<blockjobs><job/></blockjobs>", "expected <blockjob>, got <job>" },
+        { "<blockjobs active='yes'/>", "unknown attribute 'active' in <blockjobs>" },
+        { "<blockjobs>x</blockjobs>", "unexpected text in <blockjobs>" },
+        { "<blockjob id='a' type='pull' disk='vda' state='new'/>", "expected <blockjobs>, got <blockjob>" },
+    };
+
+    g_ptr_array_add(jobs, job_in(BLOCKJOB_TYPE_COPY, &setups[2]));
+    g_ptr_array_add(jobs, blockjob_new(BLOCKJOB_TYPE_COMMIT, "vdb", "libvirt-7-format"));
+    blockjob_format_list(out, jobs, 2);
+    g_assert_true(g_str_has_prefix(out->str, "  <blockjobs>\n    <blockjob id='copy-vda-"));
+    g_assert_true(g_str_has_suffix(out->str, "  </blockjobs>\n"));
+    parsed = blockjob_parse_list_string(out->str, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(parsed->len, ==, 2);
+    g_assert_cmpstr(((BlockJob *)g_ptr_array_index(parsed, 1))->disk, ==, "vdb");
+    blockjob_format_list(again, parsed, 2);
+    g_assert_cmpstr(again->str, ==, out->str);
+
+    blockjob_format_list(empty, NULL, 0);
+    g_assert_cmpstr(empty->str, ==, "<blockjobs/>\n");
+    none = blockjob_parse_list_string(empty->str, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(none->len, ==, 0);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(GPtrArray) list = blockjob_parse_list_string(bad[i].xml, &err);
+
+        if (list || !err)
+            g_error("accepted: %s", bad[i].xml);
+        g_assert_cmpint(util_error_code(err), ==, VIR_ERR_INTERNAL_ERROR);
+        if (!strstr(err->message, bad[i].message))
+            g_error("%s\n  gave: %s\n  want: %s", bad[i].xml, err->message, bad[i].message);
+    }
+}
+
 /* The ids can be told apart from anything else QEMU runs. */
 static void
 test_ids(void)
@@ -1127,6 +1183,7 @@ main(int argc, char **argv)
     g_test_add_func("/blockjob/xml/full", test_xml_full);
     g_test_add_func("/blockjob/xml/minimal", test_xml_minimal);
     g_test_add_func("/blockjob/xml/errors", test_xml_errors);
+    g_test_add_func("/blockjob/xml/list", test_xml_list);
     g_test_add_func("/blockjob/ids", test_ids);
     return g_test_run();
 }
