@@ -711,6 +711,28 @@ blockjob_mirror_ready(const BlockJob *job)
     return NULL;
 }
 
+void
+blockjob_info(const BlockJob *job, bool have_progress, unsigned long long offset,
+              unsigned long long len, unsigned long long speed, bool bytes,
+              BlockJobInfo *ret_info)
+{
+    BlockJobInfo info = { .type = job->type, .cur = 0, .end = 1 };
+    bool ready = job->ready && blockjob_type_is_two_phase(job->type);
+
+    if (have_progress) {
+        info.cur = offset;
+        info.end = len;
+        if (len == 0)
+            info.cur = info.end = ready ? 1 : 0;
+        if (info.end == 0)
+            info.end = 1;
+        if (!ready && info.cur >= info.end)
+            info.cur = info.end - 1;
+    }
+    info.bandwidth = bytes ? speed : speed / (1024 * 1024) + (speed % (1024 * 1024) != 0);
+    *ret_info = info;
+}
+
 /* ------------------------------------------------------------------ */
 /* lifetime and ids                                                    */
 /* ------------------------------------------------------------------ */

@@ -315,6 +315,23 @@ bool blockjob_has_mirror(const BlockJob *job);
  * "pivot" (PIVOTING), NULL while copying or when there is no mirror. */
 const char *blockjob_mirror_ready(const BlockJob *job);
 
+/* What virDomainGetBlockJobInfo returns (spec 3.5). */
+typedef struct {
+    BlockJobType type;
+    unsigned long long bandwidth;   /* MiB/s rounded up, or bytes/s */
+    unsigned long long cur;
+    unsigned long long end;
+} BlockJobInfo;
+
+/* Shapes QEMU's progress for @job.  @have_progress: QEMU still lists the
+ * job (@offset/@len/@speed from query-block-jobs or query-jobs); without
+ * it cur=0, end=1.  A job not ready never shows cur == end > 0 (programs
+ * poll for that), a ready job with nothing to copy shows 1/1.  @bytes:
+ * VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES. */
+void blockjob_info(const BlockJob *job, bool have_progress, unsigned long long offset,
+                   unsigned long long len, unsigned long long speed, bool bytes,
+                   BlockJobInfo *ret_info);
+
 /* ---- persistence in the domain status XML ---- */
 
 /* Appends <blockjob .../> (or the element with its children) indented by

@@ -789,6 +789,43 @@ test_finish_kinds(void)
     }
 }
 
+/* GetBlockJobInfo: cur == end only when the job is ready; MiB rounded up. */
+static void
+test_info(void)
+{
+    static const struct {
+        BlockJobType type;
+        int setup;              /* index in setups[] */
+        bool have;
+        unsigned long long offset, len, speed;
+        bool bytes;
+        unsigned long long cur, end, bandwidth;
+    } cases[] = {
+        { BLOCKJOB_TYPE_COMMIT, 1, true, 100, 400, 0, false, 100, 400, 0 },
+        { BLOCKJOB_TYPE_COMMIT, 1, true, 400, 400, 1048576, false, 399, 400, 1 },
+        { BLOCKJOB_TYPE_COPY, 1, true, 400, 400, 1048577, false, 399, 400, 2 },
+        { BLOCKJOB_TYPE_COPY, 2, true, 400, 400, 1048577, true, 400, 400, 1048577 },
+        { BLOCKJOB_TYPE_COPY, 2, true, 0, 0, 0, false, 1, 1, 0 },
+        { BLOCKJOB_TYPE_COPY, 1, true, 0, 0, 0, false, 0, 1, 0 },
+        { BLOCKJOB_TYPE_ACTIVE_COMMIT, 5, true, 196608, 196608, 0, false, 196608, 196608, 0 },
+        { BLOCKJOB_TYPE_PULL, 0, false, 0, 0, 0, false, 0, 1, 0 },
+        { BLOCKJOB_TYPE_PULL, 1, true, 1, 1, 5 * 1048576, false, 0, 1, 5 },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(BlockJob) job = job_in(cases[i].type, &setups[cases[i].setup]);
+        BlockJobInfo info = { 0 };
+
+        blockjob_info(job, cases[i].have, cases[i].offset, cases[i].len, cases[i].speed,
+                      cases[i].bytes, &info);
+        g_test_message("info case %zu", i);
+        g_assert_cmpint(info.type, ==, cases[i].type);
+        g_assert_cmpuint(info.cur, ==, cases[i].cur);
+        g_assert_cmpuint(info.end, ==, cases[i].end);
+        g_assert_cmpuint(info.bandwidth, ==, cases[i].bandwidth);
+    }
+}
+
 /* ---------------------------------------------------------------------- */
 /* restart: persist, parse, feed what query-jobs says                     */
 
@@ -1178,6 +1215,7 @@ main(int argc, char **argv)
     }
     g_test_add_func("/blockjob/sequence/failure-detail", test_failure_detail);
     g_test_add_func("/blockjob/finish-kinds", test_finish_kinds);
+    g_test_add_func("/blockjob/info", test_info);
     g_test_add_func("/blockjob/restart", test_restart);
     g_test_add_func("/blockjob/xml/every-state", test_xml_every_state);
     g_test_add_func("/blockjob/xml/full", test_xml_full);
