@@ -250,6 +250,7 @@ typedef struct {
     guint8 *msg;               /* the message that triggered the handoff */
     size_t len;
     guint32 flags;
+    int fd;                    /* our duplicate of the client's socket */
     bool keepalive;            /* the sender's own keepalive, restored on failure */
     GError *error;
 } DaemonHandoffJob;
@@ -259,7 +260,6 @@ daemon_handoff_work(gpointer data)
 {
     DaemonHandoffJob *job = data;
     g_autofd_mv int sock = -1;
-    g_autofd_mv int cfd = -1;
 
     /* whatever we answered the client so far must reach it first */
     for (int waited = 0; rpc_conn_queued_bytes(job->client->conn) > 0; waited++) {
@@ -270,14 +270,13 @@ daemon_handoff_work(gpointer data)
         }
         g_usleep(1000);
     }
-    cfd = fcntl(rpc_conn_fd(job->client->conn), F_DUPFD_CLOEXEC, 3);
-    if (cfd < 0) {
-        util_error_set_errno(&job->error, VIR_FROM_RPC, errno, "cannot hand over the connection");
+    if (job->fd < 0) {
+        util_error_set_errno(&job->error, VIR_FROM_RPC, EBADF, "cannot hand over the connection");
         return;
     }
     if (!daemon_connect_daemon(job->daemon, DAEMON_SOCKET_ADMIN, &sock, &job->error))
         return;
-    daemon_handoff_send(sock, cfd, job->flags, job->msg, job->len, &job->error);
+    daemon_handoff_send(sock, job->fd, job->flags, job->msg, job->len, &job->error);
 }
 
 static void
@@ -300,6 +299,8 @@ daemon_handoff_done(gpointer data)
         daemon_client_reply_error(client, &hdr, job->error);
         daemon_client_set_reading(client, true);
     }
+    if (job->fd >= 0)
+        close(job->fd);
     g_clear_error(&job->error);
     daemon_client_unref(job->client);
     g_free(job->daemon);
@@ -317,6 +318,9 @@ daemon_client_hand_off(DaemonClient *client, const char *daemon, guint8 *msg, si
     job->daemon = g_strdup(daemon);
     job->msg = msg;
     job->len = len;
+    /* duplicated here, in the thread that may close the client: the
+     * number must not be reused for another connection meanwhile */
+    job->fd = fcntl(rpc_conn_fd(client->conn), F_DUPFD_CLOEXEC, 3);
     job->keepalive = client->keepalive;
     job->flags = (client->kind == DAEMON_SOCKET_RO ? DAEMON_HANDOFF_READONLY : 0) |
                  (client->keepalive ? DAEMON_HANDOFF_KEEPALIVE : 0);
