@@ -40,9 +40,9 @@ typedef struct {
     bool deprecated;
 } QemuCapsXmlMachine;
 
-/* The machines of @caps as libvirt lists them: QEMU's default first; an
- * alias as its own entry pointing at its canonical name, which is listed
- * just before it unless listed already. */
+/* The machines of @caps as libvirt lists them: QEMU's default first; a
+ * machine with an alias twice, by its full name and then by its alias
+ * pointing at the full name. */
 static GArray *
 qemu_caps_xml_machines(const QemuCaps *caps)
 {
@@ -61,22 +61,10 @@ qemu_caps_xml_machines(const QemuCaps *caps)
         const QemuCapsMachine *m = g_ptr_array_index(order, i);
         QemuCapsXmlMachine full = { m->name, NULL, m->max_cpus, m->deprecated };
         QemuCapsXmlMachine alias = { m->alias, m->name, m->max_cpus, m->deprecated };
-        bool listed = false;
 
-        if (!m->alias) {
-            g_array_append_val(list, full);
-            continue;
-        }
-        for (guint j = 0; j < order->len; j++) {
-            const QemuCapsMachine *other = g_ptr_array_index(order, j);
-
-            /* listed already, or to be listed later in its own right */
-            if (j != i && g_str_equal(other->name, m->name))
-                listed = true;
-        }
-        if (!listed)
-            g_array_append_val(list, full);
-        g_array_append_val(list, alias);
+        g_array_append_val(list, full);
+        if (m->alias)
+            g_array_append_val(list, alias);
     }
     return list;
 }
