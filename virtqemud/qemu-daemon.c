@@ -81,13 +81,16 @@ qemu_caps_xml_add_guest(ConfCaps *xml, const QemuArch *a, const QemuCaps *caps)
     bool native = g_str_equal(a->arch, host) ||
                   (g_str_equal(a->arch, "i686") && g_str_equal(host, "x86_64"));
 
-    /* conf_caps_add_guest() takes machine names only: the canonical,
-     * maxCpus and deprecated attributes of libvirt's <machine> wait for
-     * conf-capabilities to carry them */
-    for (guint i = 0; i < machines->len; i++)
-        names[i] = g_array_index(machines, QemuCapsXmlMachine, i).name;
+    g_autofree ConfCapsMachine *list = g_new0(ConfCapsMachine, machines->len + 1);
+
+    for (guint i = 0; i < machines->len; i++) {
+        const QemuCapsXmlMachine *m = &g_array_index(machines, QemuCapsXmlMachine, i);
+        names[i] = m->name;
+        list[i] = (ConfCapsMachine){ m->name, m->canonical, m->max_cpus, m->deprecated };
+    }
     conf_caps_add_guest(xml, "hvm", a->arch, a->wordsize, caps->binary, names,
                         native && caps->kvm ? types_kvm : types_tcg);
+    conf_caps_set_guest_machines(xml, "hvm", a->arch, list, machines->len);
 }
 
 static char *

@@ -22,11 +22,24 @@ typedef struct {
 } ConfCapsFeature;
 
 typedef struct {
+    char *canonical;
+    unsigned int max_cpus;
+    bool deprecated;
+} ConfCapsMachineAttrs;
+
+static void
+conf_caps_machine_attrs_clear(gpointer data)
+{
+    g_free(((ConfCapsMachineAttrs *)data)->canonical);
+}
+
+typedef struct {
     char *os_type;
     char *arch;
     unsigned int wordsize;
     char *emulator;
     GStrv machines;
+    GArray *machine_attrs;      /* ConfCapsMachineAttrs, parallel to machines, or NULL */
     GStrv domain_types;
     GArray *features;           /* ConfCapsFeature */
 } ConfCapsGuest;
@@ -85,6 +98,8 @@ conf_caps_guest_free(ConfCapsGuest *guest)
     g_free(guest->arch);
     g_free(guest->emulator);
     g_strfreev(guest->machines);
+    if (guest->machine_attrs)
+        g_array_free(guest->machine_attrs, TRUE);
     g_strfreev(guest->domain_types);
     g_clear_pointer(&guest->features, g_array_unref);
     g_free(guest);
@@ -168,6 +183,30 @@ conf_caps_set_migration(ConfCaps *caps, bool live, const char *const *uri_transp
     caps->migrate_live = live;
     g_strfreev(caps->migrate_transports);
     caps->migrate_transports = uri_transports ? g_strdupv((char **)uri_transports) : NULL;
+}
+
+void
+conf_caps_set_guest_machines(ConfCaps *caps, const char *os_type, const char *arch,
+                             const ConfCapsMachine *machines, size_t n)
+{
+    for (guint i = 0; i < caps->guests->len; i++) {
+        ConfCapsGuest *guest = g_ptr_array_index(caps->guests, i);
+
+        if (!g_str_equal(guest->os_type, os_type) || !g_str_equal(guest->arch, arch))
+            continue;
+        g_strfreev(guest->machines);
+        if (guest->machine_attrs)
+            g_array_free(guest->machine_attrs, TRUE);
+        guest->machines = g_new0(char *, n + 1);
+        guest->machine_attrs = g_array_sized_new(FALSE, TRUE, sizeof(ConfCapsMachineAttrs), n);
+        g_array_set_clear_func(guest->machine_attrs, conf_caps_machine_attrs_clear);
+        for (size_t j = 0; j < n; j++) {
+            ConfCapsMachineAttrs a = { g_strdup(machines[j].canonical), machines[j].max_cpus,
+                                       machines[j].deprecated };
+            guest->machines[j] = g_strdup(machines[j].name);
+            g_array_append_val(guest->machine_attrs, a);
+        }
+    }
 }
 
 void
@@ -517,7 +556,19 @@ conf_caps_format_guest(xmlTextWriter *w, const ConfCapsGuest *guest)
     if (guest->emulator && !conf_caps_text_elem(w, "emulator", "%s", guest->emulator))
         return false;
     for (size_t i = 0; guest->machines && guest->machines[i]; i++) {
-        if (!conf_caps_text_elem(w, "machine", "%s", guest->machines[i]))
+        const ConfCapsMachineAttrs *a = guest->machine_attrs && i < guest->machine_attrs->len ?
+            &g_array_index(guest->machine_attrs, ConfCapsMachineAttrs, i) : NULL;
+
+        if (!conf_caps_start(w, "machine"))
+            return false;
+        if (a && a->canonical && !conf_caps_attr(w, "canonical", "%s", a->canonical))
+            return false;
+        if (a && a->max_cpus && !conf_caps_attr(w, "maxCpus", "%u", a->max_cpus))
+            return false;
+        if (a && a->deprecated && !conf_caps_attr(w, "deprecated", "yes"))
+            return false;
+        if (xmlTextWriterWriteString(w, (const xmlChar *)guest->machines[i]) < 0 ||
+            !conf_caps_end(w))
             return false;
     }
     for (size_t i = 0; guest->domain_types[i]; i++) {

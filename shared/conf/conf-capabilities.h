@@ -48,6 +48,19 @@ void conf_caps_add_guest(ConfCaps *caps,
                          const char *const *machines,
                          const char *const *domain_types);
 
+typedef struct {
+    const char *name;
+    const char *canonical;      /* the full name when @name is an alias, else NULL */
+    unsigned int max_cpus;      /* 0: no maxCpus attribute */
+    bool deprecated;
+} ConfCapsMachine;
+
+/* Replaces the <machine> list of the guests added for @os_type and @arch
+ * with @machines, shown with libvirt's canonical/maxCpus/deprecated
+ * attributes. */
+void conf_caps_set_guest_machines(ConfCaps *caps, const char *os_type, const char *arch,
+                                  const ConfCapsMachine *machines, size_t n);
+
 /* Adds a <features> entry to the guests added for @os_type and @arch. */
 void conf_caps_add_guest_feature(ConfCaps *caps,
                                  const char *os_type,

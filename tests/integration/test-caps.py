@@ -67,19 +67,6 @@ def marked_processes(marker):
     return found
 
 
-def check_todo(cond, name, reason, detail=""):
-    """check(), but a failure is an expected one (TAP TODO): it is shown
-    and does not fail the test."""
-    if cond:
-        check(True, name)
-        return
-    taplib.results.append(True)
-    print("not ok %d - %s # TODO %s" % (len(taplib.results), name, reason))
-    for line in str(detail).splitlines()[:5]:
-        print("#   " + line)
-    sys.stdout.flush()
-
-
 def validate_caps(xml, path):
     """virt-xml-validate of @xml, written to @path first."""
     with open(path, "w") as f:
@@ -166,10 +153,8 @@ def check_capabilities(label, xml, emulators, root):
         ok = (len(pc) == 1 and pc[0].get("canonical") == canonical
               and len(full) == 1 and full[0].get("canonical") is None
               and full[0].get("maxCpus") == "255" and pc[0].get("maxCpus") == "255")
-        check_todo(ok, "%s: <machine canonical='%s' maxCpus='255'>pc</machine>"
-                   % (label, canonical),
-                   "conf_caps_add_guest() cannot carry <machine> attributes yet",
-                   [ET.tostring(m).decode().strip() for m in pc + full])
+        check(ok, "%s: <machine canonical='%s' maxCpus='255'>pc</machine>" % (label, canonical),
+              [ET.tostring(m).decode().strip() for m in pc + full])
 
 
 def main():
