@@ -99,6 +99,20 @@ static const char *const conf_disk_bus_prefixes[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(conf_disk_bus_prefixes) == CONF_DOMAIN_DISK_BUS_LAST);
 
+static const char *const conf_disk_mirror_job_names[] = {
+    [CONF_DOMAIN_DISK_MIRROR_JOB_COPY] = "copy",
+    [CONF_DOMAIN_DISK_MIRROR_JOB_ACTIVE_COMMIT] = "active-commit",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(conf_disk_mirror_job_names) == CONF_DOMAIN_DISK_MIRROR_JOB_LAST);
+
+static const char *const conf_disk_mirror_ready_names[] = {
+    [CONF_DOMAIN_DISK_MIRROR_READY_NONE] = "no",
+    [CONF_DOMAIN_DISK_MIRROR_READY_YES] = "yes",
+    [CONF_DOMAIN_DISK_MIRROR_READY_ABORT] = "abort",
+    [CONF_DOMAIN_DISK_MIRROR_READY_PIVOT] = "pivot",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(conf_disk_mirror_ready_names) == CONF_DOMAIN_DISK_MIRROR_READY_LAST);
+
 static const char *const conf_disk_cache_names[] = {
     [CONF_DOMAIN_DISK_CACHE_DEFAULT] = "default",
     [CONF_DOMAIN_DISK_CACHE_NONE] = "none",
@@ -445,6 +459,12 @@ conf_domain_disk_bus_to_string(ConfDomainDiskBus bus)
 }
 
 const char *
+conf_domain_disk_mirror_job_to_string(ConfDomainDiskMirrorJob job)
+{
+    return job < CONF_DOMAIN_DISK_MIRROR_JOB_LAST ? conf_disk_mirror_job_names[job] : NULL;
+}
+
+const char *
 conf_domain_virt_type_to_string(ConfDomainVirtType type)
 {
     return (unsigned)type < CONF_DOMAIN_VIRT_LAST ? conf_virt_type_names[type] : NULL;
@@ -481,6 +501,7 @@ conf_storage_source_free(ConfStorageSource *src)
         g_free(src->volume);
         g_free(src->node_name_storage);
         g_free(src->node_name_format);
+        g_free(src->backing_name_raw);
         g_free(src);
         src = next;
     }
@@ -501,6 +522,7 @@ conf_storage_source_copy(const ConfStorageSource *src)
         copy->format = src->format;
         copy->node_name_storage = g_strdup(src->node_name_storage);
         copy->node_name_format = g_strdup(src->node_name_format);
+        copy->backing_name_raw = g_strdup(src->backing_name_raw);
         copy->backing_terminated = src->backing_terminated;
         *tail = copy;
         tail = &copy->backing;
@@ -533,6 +555,7 @@ conf_domain_disk_def_free(ConfDomainDiskDef *disk)
     g_free(disk->dst);
     g_free(disk->serial);
     conf_device_info_clear(&disk->info);
+    conf_storage_source_free(disk->mirror);
     g_free(disk);
 }
 
@@ -547,6 +570,7 @@ conf_domain_disk_def_copy(const ConfDomainDiskDef *disk)
     ret->dst = g_strdup(disk->dst);
     ret->serial = g_strdup(disk->serial);
     conf_device_info_copy(&ret->info, &disk->info);
+    ret->mirror = conf_storage_source_copy(disk->mirror);
     return ret;
 }
 
@@ -765,6 +789,7 @@ conf_domain_def_free(ConfDomainDef *def)
     g_free(def->name);
     g_free(def->title);
     g_free(def->description);
+    g_free(def->metadata);
     g_free(def->os.arch);
     g_free(def->os.machine);
     g_free(def->os.kernel);
@@ -806,6 +831,8 @@ conf_domain_copy(const ConfDomainDef *def)
     ret->uuid_generated = def->uuid_generated;
     ret->title = g_strdup(def->title);
     ret->description = g_strdup(def->description);
+    ret->metadata = g_strdup(def->metadata);
+    ret->node_name_index = def->node_name_index;
     ret->memory_kib = def->memory_kib;
     ret->current_memory_kib = def->current_memory_kib;
     ret->vcpus = def->vcpus;
@@ -1404,6 +1431,7 @@ conf_storage_private_parse(const xmlNode *node, ConfStorageSource *src,
                            unsigned int flags, GError **error)
 {
     xmlNode *nodenames = NULL;
+    xmlNode *relpath = NULL;
 
     if (!conf_xml_check_attrs(node, CONF_NO_ATTRS, error) ||
         !conf_xml_check_container(node, error))
@@ -1411,12 +1439,32 @@ conf_storage_private_parse(const xmlNode *node, ConfStorageSource *src,
     for (xmlNode *child = node->children; child; child = child->next) {
         if (child->type != XML_ELEMENT_NODE)
             continue;
-        if (!conf_xml_is(child, "nodenames")) {
+        if (conf_xml_is(child, "nodenames")) {
+            if (!conf_xml_once(&nodenames, child, error))
+                return false;
+        } else if (conf_xml_is(child, "relPath")) {
+            if (!conf_xml_once(&relpath, child, error))
+                return false;
+        } else {
             conf_xml_unsupported_child(node, child, error);
             return false;
         }
-        if (!conf_xml_once(&nodenames, child, error))
+    }
+    if (relpath) {
+        g_autofree char *text = NULL;
+
+        if (!conf_xml_check_attrs(relpath, CONF_NO_ATTRS, error) ||
+            !(text = conf_xml_text(relpath, error)))
             return false;
+        if (!*text || conf_has_control_chars(text)) {
+            util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_XML_ERROR,
+                           "invalid backing name '%s' in <relPath>", text);
+            return false;
+        }
+        if (flags & CONF_DOMAIN_PARSE_STATUS) {
+            g_free(src->backing_name_raw);
+            src->backing_name_raw = g_steal_pointer(&text);
+        }
     }
     if (!nodenames)
         return true;
@@ -1619,6 +1667,85 @@ conf_backing_store_parse(const xmlNode *node, ConfStorageSource *parent,
     return true;
 }
 
+/* <mirror type= job= ready= [file= format=]><format type=/><source .../></mirror>:
+ * runtime data, kept only with the STATUS flag (the attributes file= and
+ * format= are the old form libvirt still writes for copy jobs). */
+static bool
+conf_disk_mirror_parse(const xmlNode *node, ConfDomainDiskDef *disk, unsigned int flags,
+                       GError **error)
+{
+    g_autoptr(ConfStorageSource) mirror = NULL;
+    g_autofree char *file = NULL;
+    xmlNode *format = NULL;
+    xmlNode *source = NULL;
+    xmlNode *backing = NULL;
+    int type = CONF_STORAGE_TYPE_FILE;
+    int job = CONF_DOMAIN_DISK_MIRROR_JOB_COPY;
+    int ready = CONF_DOMAIN_DISK_MIRROR_READY_NONE;
+    int format_value = CONF_STORAGE_FORMAT_NONE;
+
+    if (!conf_xml_check_attrs(node, CONF_ATTRS("type", "file", "format", "job", "ready"), error) ||
+        !conf_xml_check_container(node, error) ||
+        conf_xml_enum_attr(node, "type", conf_storage_type_names, CONF_STORAGE_TYPE_VOLUME, 0,
+                           NULL, VIR_ERR_XML_ERROR, &type, error) < 0 ||
+        conf_xml_enum_attr(node, "job", conf_disk_mirror_job_names,
+                           CONF_DOMAIN_DISK_MIRROR_JOB_LAST, 0, NULL, VIR_ERR_XML_ERROR,
+                           &job, error) < 0 ||
+        conf_xml_enum_attr(node, "ready", conf_disk_mirror_ready_names,
+                           CONF_DOMAIN_DISK_MIRROR_READY_LAST, 1, NULL, VIR_ERR_XML_ERROR,
+                           &ready, error) < 0 ||
+        conf_xml_enum_attr(node, "format", conf_storage_format_names, CONF_STORAGE_FORMAT_LAST,
+                           1, NULL, VIR_ERR_XML_ERROR, &format_value, error) < 0 ||
+        !conf_xml_optional_attr(node, "file", &file, error))
+        return false;
+    for (xmlNode *child = node->children; child; child = child->next) {
+        xmlNode **slot = NULL;
+
+        if (child->type != XML_ELEMENT_NODE)
+            continue;
+        if (conf_xml_is(child, "format"))
+            slot = &format;
+        else if (conf_xml_is(child, "source"))
+            slot = &source;
+        else if (conf_xml_is(child, "backingStore"))
+            slot = &backing;
+        if (!slot) {
+            conf_xml_unsupported_child(node, child, error);
+            return false;
+        }
+        if (!conf_xml_once(slot, child, error))
+            return false;
+    }
+    mirror = conf_storage_source_new(type);
+    if (format) {
+        if (!conf_xml_check_attrs(format, CONF_ATTRS("type"), error) ||
+            !conf_xml_check_empty(format, error) ||
+            conf_xml_enum_attr(format, "type", conf_storage_format_names,
+                               CONF_STORAGE_FORMAT_LAST, 1, NULL, VIR_ERR_XML_ERROR,
+                               &format_value, error) < 0)
+            return false;
+    }
+    mirror->format = format_value;
+    if (source && !conf_storage_source_parse(source, mirror, flags, error))
+        return false;
+    if (!mirror->path && file && type == CONF_STORAGE_TYPE_FILE)
+        mirror->path = g_steal_pointer(&file);
+    if (!mirror->path) {
+        util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_XML_ERROR,
+                       "mirror requires source element");
+        return false;
+    }
+    if (backing && !conf_backing_store_parse(backing, mirror, flags, error))
+        return false;
+    if (!(flags & CONF_DOMAIN_PARSE_STATUS))
+        return true;
+    conf_storage_source_free(disk->mirror);
+    disk->mirror = g_steal_pointer(&mirror);
+    disk->mirror_job = job;
+    disk->mirror_ready = ready;
+    return true;
+}
+
 static bool
 conf_disk_driver_parse(const xmlNode *node, ConfDomainDiskDef *disk, GError **error)
 {
@@ -1735,7 +1862,7 @@ conf_disk_parse(const xmlNode *node, unsigned int flags, GError **error)
     g_autoptr(ConfDomainDiskDef) disk = g_new0(ConfDomainDiskDef, 1);
     xmlNode *driver = NULL, *source = NULL, *backing = NULL, *target = NULL;
     xmlNode *readonly = NULL, *shareable = NULL, *serial = NULL, *boot = NULL;
-    xmlNode *alias = NULL, *address = NULL;
+    xmlNode *alias = NULL, *address = NULL, *mirror = NULL;
     g_autofree char *describe_tmp = NULL;
     int type = CONF_STORAGE_TYPE_FILE;
     int device = CONF_DOMAIN_DISK_DEVICE_DISK;
@@ -1777,6 +1904,8 @@ conf_disk_parse(const xmlNode *node, unsigned int flags, GError **error)
             slot = &alias;
         else if (conf_xml_is(child, "address"))
             slot = &address;
+        else if (conf_xml_is(child, "mirror"))
+            slot = &mirror;
         if (!slot) {
             conf_xml_unsupported_child(node, child, error);
             return NULL;
@@ -1862,6 +1991,8 @@ conf_disk_parse(const xmlNode *node, unsigned int flags, GError **error)
     if (boot && !conf_boot_order_parse(boot, &disk->boot_order, error))
         return NULL;
     if (!conf_device_info_parse(alias, address, &disk->info, flags, error))
+        return NULL;
+    if (mirror && !conf_disk_mirror_parse(mirror, disk, flags, error))
         return NULL;
     return g_steal_pointer(&disk);
 }
@@ -3504,6 +3635,7 @@ enum {
     CONF_SLOT_UUID,
     CONF_SLOT_TITLE,
     CONF_SLOT_DESCRIPTION,
+    CONF_SLOT_METADATA,
     CONF_SLOT_MEMORY,
     CONF_SLOT_CURRENT_MEMORY,
     CONF_SLOT_VCPU,
@@ -3516,6 +3648,7 @@ enum {
     CONF_SLOT_ON_CRASH,
     CONF_SLOT_PM,
     CONF_SLOT_DEVICES,
+    CONF_SLOT_NODENAMEINDEX,
 
     CONF_SLOT_LAST
 };
@@ -3525,6 +3658,7 @@ static const char *const conf_domain_slot_names[] = {
     [CONF_SLOT_UUID] = "uuid",
     [CONF_SLOT_TITLE] = "title",
     [CONF_SLOT_DESCRIPTION] = "description",
+    [CONF_SLOT_METADATA] = "metadata",
     [CONF_SLOT_MEMORY] = "memory",
     [CONF_SLOT_CURRENT_MEMORY] = "currentMemory",
     [CONF_SLOT_VCPU] = "vcpu",
@@ -3537,8 +3671,77 @@ static const char *const conf_domain_slot_names[] = {
     [CONF_SLOT_ON_CRASH] = "on_crash",
     [CONF_SLOT_PM] = "pm",
     [CONF_SLOT_DEVICES] = "devices",
+    [CONF_SLOT_NODENAMEINDEX] = "nodenameindex",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(conf_domain_slot_names) == CONF_SLOT_LAST);
+
+/* Drops blank text between elements so the dump below indents evenly. */
+static void
+conf_metadata_strip_blanks(xmlNode *node)
+{
+    xmlNode *child = node->children;
+
+    while (child) {
+        xmlNode *next = child->next;
+
+        if (child->type == XML_TEXT_NODE && xmlIsBlankNode(child)) {
+            xmlUnlinkNode(child);
+            xmlFreeNode(child);
+        } else if (child->type == XML_ELEMENT_NODE) {
+            conf_metadata_strip_blanks(child);
+        }
+        child = next;
+    }
+}
+
+/* <metadata>: kept as written (libvirt keeps it for applications such
+ * as virt-manager); each child element is dumped on its own with the
+ * namespaces it uses declared on it, indented for its place in <domain>. */
+static bool
+conf_metadata_parse(const xmlNode *node, ConfDomainDef *def, GError **error)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    if (!conf_xml_check_attrs(node, CONF_NO_ATTRS, error))
+        return false;
+    for (const xmlNode *child = node->children; child; child = child->next) {
+        g_autoptr(xmlDoc) doc = NULL;
+        xmlNode *copy = NULL;
+        xmlBuffer *buf = NULL;
+
+        if (child->type == XML_TEXT_NODE && xmlIsBlankNode((xmlNode *)child))
+            continue;
+        if (child->type == XML_COMMENT_NODE)
+            continue;
+        if (child->type != XML_ELEMENT_NODE) {
+            util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_XML_ERROR,
+                           "unexpected text in element <metadata>");
+            return false;
+        }
+        doc = xmlNewDoc((const xmlChar *)"1.0");
+        copy = xmlDocCopyNode((xmlNode *)child, doc, 1);
+        if (!copy) {
+            util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_INTERNAL_ERROR,
+                           "cannot copy <metadata> content");
+            return false;
+        }
+        xmlDocSetRootElement(doc, copy);
+        xmlReconciliateNs(doc, copy);
+        conf_metadata_strip_blanks(copy);
+        buf = xmlBufferCreate();
+        if (xmlNodeDump(buf, doc, copy, 2, 1) < 0) {
+            xmlBufferFree(buf);
+            util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_INTERNAL_ERROR,
+                           "cannot write <metadata> content");
+            return false;
+        }
+        g_string_append_printf(out, "    %s\n", (const char *)xmlBufferContent(buf));
+        xmlBufferFree(buf);
+    }
+    g_free(def->metadata);
+    def->metadata = g_string_free(g_steal_pointer(&out), FALSE);
+    return true;
+}
 
 static ConfDomainDef *
 conf_domain_parse_root(const xmlNode *root, unsigned int flags, GError **error)
@@ -3633,6 +3836,27 @@ conf_domain_parse_root(const xmlNode *root, unsigned int flags, GError **error)
             return NULL;
         if (!*def->description)
             g_clear_pointer(&def->description, g_free);
+    }
+
+    if (slots[CONF_SLOT_METADATA] && !conf_metadata_parse(slots[CONF_SLOT_METADATA], def, error))
+        return NULL;
+    if (slots[CONF_SLOT_NODENAMEINDEX]) {
+        g_autofree char *index = NULL;
+        unsigned long long value = 0;
+
+        if (!(flags & CONF_DOMAIN_PARSE_STATUS)) {
+            conf_xml_unsupported_child(root, slots[CONF_SLOT_NODENAMEINDEX], error);
+            return NULL;
+        }
+        if (!conf_xml_check_attrs(slots[CONF_SLOT_NODENAMEINDEX], CONF_NO_ATTRS, error) ||
+            !(index = conf_xml_text(slots[CONF_SLOT_NODENAMEINDEX], error)))
+            return NULL;
+        if (!conf_parse_ull(index, &value) || value > G_MAXUINT) {
+            util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_XML_ERROR,
+                           "invalid node name index '%s'", index);
+            return NULL;
+        }
+        def->node_name_index = (unsigned int)value;
     }
 
     /* memory */
@@ -4123,10 +4347,17 @@ conf_storage_private_format(GString *out, int indent, const ConfStorageSource *s
                             unsigned int flags)
 {
     if (!(flags & CONF_DOMAIN_FORMAT_STATUS) ||
-        (!src->node_name_storage && !src->node_name_format))
+        (!src->node_name_storage && !src->node_name_format && !src->backing_name_raw))
         return;
     conf_indent(out, indent);
     g_string_append(out, "<privateData>\n");
+    if (src->backing_name_raw)
+        conf_text_write(out, indent + 2, "relPath", NULL, src->backing_name_raw);
+    if (!src->node_name_storage && !src->node_name_format) {
+        conf_indent(out, indent);
+        g_string_append(out, "</privateData>\n");
+        return;
+    }
     conf_indent(out, indent + 2);
     g_string_append(out, "<nodenames>\n");
     if (src->node_name_storage) {
@@ -4224,6 +4455,32 @@ conf_backing_chain_format(GString *out, int indent, const ConfStorageSource *top
 }
 
 static void
+conf_disk_mirror_format(GString *out, int indent, const ConfDomainDiskDef *disk,
+                        unsigned int flags)
+{
+    const ConfStorageSource *m = disk->mirror;
+    ConfElem elem;
+
+    conf_elem_init(&elem, indent);
+    conf_attr(&elem, "type", conf_storage_type_names[m->type]);
+    /* the attributes old clients read, for copy jobs to a file */
+    if (disk->mirror_job == CONF_DOMAIN_DISK_MIRROR_JOB_COPY && m->type == CONF_STORAGE_TYPE_FILE) {
+        conf_attr(&elem, "file", m->path);
+        if (m->format != CONF_STORAGE_FORMAT_NONE)
+            conf_attr(&elem, "format", conf_storage_format_names[m->format]);
+    }
+    conf_attr(&elem, "job", conf_disk_mirror_job_names[disk->mirror_job]);
+    if (disk->mirror_ready != CONF_DOMAIN_DISK_MIRROR_READY_NONE)
+        conf_attr(&elem, "ready", conf_disk_mirror_ready_names[disk->mirror_ready]);
+    if (m->format != CONF_STORAGE_FORMAT_NONE)
+        conf_empty_write(elem.children, elem.indent, "format", "type",
+                         conf_storage_format_names[m->format]);
+    conf_storage_source_format(elem.children, elem.indent, m, flags);
+    conf_backing_chain_format(elem.children, elem.indent, m, flags | CONF_DOMAIN_FORMAT_INACTIVE);
+    conf_elem_write(out, indent, "mirror", &elem);
+}
+
+static void
 conf_disk_format(GString *out, int indent, const ConfDomainDiskDef *disk, unsigned int flags)
 {
     ConfElem elem;
@@ -4255,6 +4512,8 @@ conf_disk_format(GString *out, int indent, const ConfDomainDiskDef *disk, unsign
 
     conf_storage_source_format(c, ci, disk->src, flags);
     conf_backing_chain_format(c, ci, disk->src, flags);
+    if (disk->mirror && !(flags & CONF_DOMAIN_FORMAT_INACTIVE))
+        conf_disk_mirror_format(c, ci, disk, flags);
 
     conf_elem_init(&target, ci);
     conf_attr(&target, "dev", disk->dst);
@@ -4557,6 +4816,17 @@ conf_domain_format(const ConfDomainDef *def, unsigned int flags)
         conf_text_write(c, ci, "title", NULL, def->title);
     if (def->description)
         conf_text_write(c, ci, "description", NULL, def->description);
+    if (def->metadata) {
+        conf_indent(c, ci);
+        if (*def->metadata)
+            g_string_append_printf(c, "<metadata>\n%s", def->metadata);
+        else
+            g_string_append(c, "<metadata/>\n");
+        if (*def->metadata) {
+            conf_indent(c, ci);
+            g_string_append(c, "</metadata>\n");
+        }
+    }
 
     memory = g_strdup_printf("%llu", def->memory_kib);
     current = g_strdup_printf("%llu", def->current_memory_kib);
@@ -4639,6 +4909,11 @@ conf_domain_format(const ConfDomainDef *def, unsigned int flags)
     }
     conf_indent(c, ci);
     g_string_append(c, "</devices>\n");
+    if ((flags & CONF_DOMAIN_FORMAT_STATUS) && def->node_name_index > 0) {
+        g_autofree char *index = g_strdup_printf("%u", def->node_name_index);
+
+        conf_text_write(c, ci, "nodenameindex", NULL, index);
+    }
 
     conf_elem_write(out, 0, "domain", &root);
     return g_string_free(g_steal_pointer(&out), FALSE);

@@ -66,6 +66,11 @@ struct _ConfStorageSource {
     /* Runtime data, formatted and parsed only with the STATUS flags. */
     char *node_name_storage;
     char *node_name_format;
+    /* The backing name exactly as written in the header of the image
+     * above this one (possibly relative), NULL for the top of a chain and
+     * for layers given in the definition; kept in status XML as
+     * <relPath> so a later commit or pull can keep relative names. */
+    char *backing_name_raw;
 
     /* The image below this one: NULL with backing_terminated false means
      * "not known" (no <backingStore> given), NULL with backing_terminated
@@ -155,6 +160,24 @@ typedef enum {
     CONF_DOMAIN_DISK_IO_LAST
 } ConfDomainDiskIo;
 
+/* The two-phase block job a disk's <mirror> belongs to (job='...'). */
+typedef enum {
+    CONF_DOMAIN_DISK_MIRROR_JOB_COPY,
+    CONF_DOMAIN_DISK_MIRROR_JOB_ACTIVE_COMMIT,
+
+    CONF_DOMAIN_DISK_MIRROR_JOB_LAST
+} ConfDomainDiskMirrorJob;
+
+/* <mirror ready='...'>: absent while copying, then yes, abort or pivot. */
+typedef enum {
+    CONF_DOMAIN_DISK_MIRROR_READY_NONE,
+    CONF_DOMAIN_DISK_MIRROR_READY_YES,
+    CONF_DOMAIN_DISK_MIRROR_READY_ABORT,
+    CONF_DOMAIN_DISK_MIRROR_READY_PIVOT,
+
+    CONF_DOMAIN_DISK_MIRROR_READY_LAST
+} ConfDomainDiskMirrorReady;
+
 typedef struct {
     ConfDomainDiskDevice device;
     char *driver_name;          /* <driver name=...>, e.g. "qemu"; may be NULL */
@@ -170,6 +193,13 @@ typedef struct {
     char *serial;
     unsigned int boot_order;    /* 0: none */
     ConfDeviceInfo info;
+
+    /* Runtime: the destination of a copy or active commit job (for an
+     * active commit, the base), NULL when none.  Shown in live XML,
+     * parsed back only from status XML. */
+    ConfStorageSource *mirror;
+    ConfDomainDiskMirrorJob mirror_job;
+    ConfDomainDiskMirrorReady mirror_ready;
 } ConfDomainDiskDef;
 
 typedef enum {
@@ -518,6 +548,9 @@ struct _ConfDomainDef {
     bool uuid_generated;        /* no <uuid> given, a random one was made */
     char *title;
     char *description;
+    /* <metadata>: its child elements as written (namespaces made explicit
+     * on each), formatted for 4-space indentation; NULL: none given. */
+    char *metadata;
 
     unsigned long long memory_kib;
     unsigned long long current_memory_kib;     /* <= memory_kib */
@@ -544,6 +577,11 @@ struct _ConfDomainDef {
     GPtrArray *graphics;        /* ConfDomainGraphicsDef * */
     GPtrArray *videos;          /* ConfDomainVideoDef *, primary first */
     ConfDomainMemballoonDef *memballoon;    /* NULL: none given */
+
+    /* Runtime, status XML only: the next block node number to hand out
+     * (qemu_command_assign_names_counter), so that node names are never
+     * reused in the life of a running domain; 0: not tracked yet. */
+    unsigned int node_name_index;
 };
 
 /* ---- parse and format ---- */
@@ -607,6 +645,7 @@ void conf_domain_disk_def_free(ConfDomainDiskDef *disk);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ConfDomainDiskDef, conf_domain_disk_def_free)
 
 const char *conf_storage_type_to_string(ConfStorageType type);
+const char *conf_domain_disk_mirror_job_to_string(ConfDomainDiskMirrorJob job);
 const char *conf_storage_format_to_string(ConfStorageFormat format);
 const char *conf_domain_disk_bus_to_string(ConfDomainDiskBus bus);
 const char *conf_domain_virt_type_to_string(ConfDomainVirtType type);

@@ -275,6 +275,152 @@ test_golden(gconstpointer data)
         test_golden_valid(name, input_path);
 }
 
+static void test_assert_error(const char *xml, unsigned int flags, int code,
+                              const char *substring);
+
+/* ---- status XML: runtime data that only the daemon's own files keep ---- */
+
+#define STATUS_DIR DATA_DIR "/status"
+
+/* tests/data/domain/status/NAME.xml is a status-XML <domain> (node names,
+ * <relPath>, <mirror>, <nodenameindex>): it must come back byte for byte
+ * from the status format; NAME.live.xml is what virsh dumpxml shows. */
+static void
+test_status_golden(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *input_path = g_strdup_printf("%s/%s.xml", STATUS_DIR, name);
+    g_autofree char *live_path = g_strdup_printf("%s/%s.live.xml", STATUS_DIR, name);
+    g_autofree char *input = test_read(input_path);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ConfDomainDef) def = conf_domain_parse(input, CONF_DOMAIN_PARSE_STATUS, &error);
+    g_autoptr(ConfDomainDef) copy = NULL;
+    g_autoptr(ConfDomainDef) plain = NULL;
+    g_autofree char *status = NULL;
+    g_autofree char *live = NULL;
+    g_autofree char *inactive = NULL;
+    g_autofree char *copy_status = NULL;
+    g_autofree char *plain_live = NULL;
+
+    if (!def)
+        g_error("%s: %s", name, error->message);
+    status = conf_domain_format(def, CONF_DOMAIN_FORMAT_STATUS);
+    g_assert_cmpstr(status, ==, input);
+    live = conf_domain_format(def, 0);
+    if (regenerate)
+        test_write(live_path, live);
+    {
+        g_autofree char *expected = test_read(live_path);
+
+        g_assert_cmpstr(live, ==, expected);
+    }
+    test_assert_schema_valid(live_path, live);
+    g_assert_null(strstr(live, "privateData"));
+    g_assert_null(strstr(live, "nodenameindex"));
+
+    /* no runtime data at all in the inactive form */
+    inactive = conf_domain_format(def, CONF_DOMAIN_FORMAT_INACTIVE);
+    g_assert_null(strstr(inactive, "<mirror"));
+    g_assert_null(strstr(inactive, "relPath"));
+    test_assert_schema_valid("inactive output", inactive);
+
+    copy = conf_domain_copy(def);
+    copy_status = conf_domain_format(copy, CONF_DOMAIN_FORMAT_STATUS);
+    g_assert_cmpstr(copy_status, ==, status);
+
+    /* a client handing back live XML with <mirror> defines no mirror */
+    if (!(plain = conf_domain_parse(live, 0, &error)))
+        g_error("%s: live XML does not parse: %s", name, error->message);
+    plain_live = conf_domain_format(plain, 0);
+    g_assert_null(strstr(plain_live, "<mirror"));
+}
+
+static void
+test_status_fields(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ConfDomainDef) def = NULL;
+    g_autofree char *xml = test_read(STATUS_DIR "/mirror-copy.xml");
+    ConfDomainDiskDef *vda = NULL;
+    ConfDomainDiskDef *vdb = NULL;
+
+    def = conf_domain_parse(xml, CONF_DOMAIN_PARSE_STATUS, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(def->node_name_index, ==, 12);
+    vda = conf_domain_find_disk(def, "vda");
+    g_assert_nonnull(vda->mirror);
+    g_assert_cmpint(vda->mirror_job, ==, CONF_DOMAIN_DISK_MIRROR_JOB_COPY);
+    g_assert_cmpint(vda->mirror_ready, ==, CONF_DOMAIN_DISK_MIRROR_READY_YES);
+    g_assert_cmpstr(vda->mirror->path, ==, "/srv/vm/copy.qcow2");
+    g_assert_cmpstr(vda->mirror->node_name_format, ==, "libvirt-11-format");
+    g_assert_null(vda->src->backing_name_raw);
+    g_assert_cmpstr(vda->src->backing->backing_name_raw, ==, "snap1.qcow2");
+    g_assert_cmpstr(vda->src->backing->backing->backing_name_raw, ==, "../base/base.qcow2");
+    vdb = conf_domain_find_disk(def, "vdb");
+    g_assert_cmpint(vdb->mirror_job, ==, CONF_DOMAIN_DISK_MIRROR_JOB_ACTIVE_COMMIT);
+    g_assert_cmpint(vdb->mirror_ready, ==, CONF_DOMAIN_DISK_MIRROR_READY_NONE);
+
+    /* without the STATUS flag none of it is taken (and <nodenameindex>,
+     * which only status XML has, is refused like any unknown element) */
+    g_clear_pointer(&def, conf_domain_def_free);
+    def = conf_domain_parse(xml, 0, &error);
+    g_assert_null(def);
+    g_assert_nonnull(strstr(error->message, "<nodenameindex>"));
+    g_clear_error(&error);
+    {
+        g_auto(GStrv) parts = g_strsplit(xml, "  <nodenameindex>12</nodenameindex>\n", 2);
+
+        g_free(xml);
+        xml = g_strjoinv("", parts);
+    }
+    def = conf_domain_parse(xml, 0, &error);
+    g_assert_no_error(error);
+    vda = conf_domain_find_disk(def, "vda");
+    g_assert_null(vda->mirror);
+    g_assert_null(vda->src->backing->backing_name_raw);
+    g_assert_cmpuint(def->node_name_index, ==, 0);
+}
+
+static void
+test_status_errors(void)
+{
+    static const struct {
+        const char *disk;
+        const char *message;
+    } cases[] = {
+        { "<mirror type='file' job='copy'><format type='qcow2'/></mirror>",
+          "mirror requires source element" },
+        { "<mirror type='file' job='backup'><source file='/c'/></mirror>",
+          "job" },
+        { "<mirror type='file' job='copy' ready='maybe'><source file='/c'/></mirror>",
+          "ready" },
+        { "<mirror type='file' job='copy'><source file='/c'/><target dev='x'/></mirror>",
+          "unsupported element <target>" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='kvm'><name>m</name><memory>1</memory><os><type>hvm</type></os>"
+            "<devices><disk type='file'><driver type='qcow2'/><source file='/a'/>%s"
+            "<target dev='vda'/></disk></devices></domain>", cases[i].disk);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(ConfDomainDef) def = conf_domain_parse(xml, CONF_DOMAIN_PARSE_STATUS, &error);
+
+        g_assert_null(def);
+        if (!strstr(error->message, cases[i].message))
+            g_error("case %zu: '%s' does not contain '%s'", i, error->message, cases[i].message);
+    }
+    test_assert_error("<domain type='kvm'><name>m</name><memory>1</memory><os><type>hvm</type>"
+                      "</os><nodenameindex>7</nodenameindex></domain>", 0,
+                      VIR_ERR_CONFIG_UNSUPPORTED, "unsupported element <nodenameindex>");
+    test_assert_error("<domain type='kvm'><name>m</name><memory>1</memory><os><type>hvm</type>"
+                      "</os><nodenameindex>-1</nodenameindex></domain>", CONF_DOMAIN_PARSE_STATUS,
+                      VIR_ERR_XML_ERROR, "invalid node name index");
+    test_assert_error("<domain type='kvm'><name>m</name><metadata>loose text</metadata>"
+                      "<memory>1</memory><os><type>hvm</type></os></domain>", 0,
+                      VIR_ERR_XML_ERROR, "unexpected text in element <metadata>");
+}
+
 /* ---- hostile input made here rather than committed ---- */
 
 static void
@@ -749,6 +895,26 @@ main(int argc, char **argv)
         g_test_add_data_func(path, g_ptr_array_index(names, i), test_golden);
     }
 
+    {
+        g_autoptr(GDir) sdir = g_dir_open(STATUS_DIR, 0, NULL);
+        g_autoptr(GPtrArray) snames = g_ptr_array_new();
+
+        g_assert_nonnull(sdir);
+        while ((entry = g_dir_read_name(sdir))) {
+            if (g_str_has_suffix(entry, ".xml") && !g_str_has_suffix(entry, ".live.xml"))
+                g_ptr_array_add(snames, g_strndup(entry, strlen(entry) - strlen(".xml")));
+        }
+        g_ptr_array_sort(snames, test_compare_names);
+        for (guint i = 0; i < snames->len; i++) {
+            g_autofree char *path = g_strdup_printf("/domain-xml/status/%s",
+                                                    (char *)g_ptr_array_index(snames, i));
+
+            g_ptr_array_add(names, g_ptr_array_index(snames, i));
+            g_test_add_data_func(path, g_ptr_array_index(snames, i), test_status_golden);
+        }
+    }
+    g_test_add_func("/domain-xml/status/fields", test_status_fields);
+    g_test_add_func("/domain-xml/status/errors", test_status_errors);
     g_test_add_func("/domain-xml/hostile/huge", test_huge);
     g_test_add_func("/domain-xml/hostile/deep", test_deep);
     g_test_add_func("/domain-xml/chain/long", test_long_chain);
