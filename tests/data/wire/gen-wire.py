@@ -388,6 +388,7 @@ msg(326, "DOMAIN_EVENT_CALLBACK_BLOCK_JOB", [("int", 5, "callbackID"), ("dom", D
 msg(241, "DOMAIN_EVENT_BLOCK_JOB", [("dom", DOM1, "dom"), ("str", DISK, "path"), ("int", 4, "type"), ("int", 3, "status")])
 msg(339, "DOMAIN_EVENT_BLOCK_JOB_2", [("int", 6, "callbackID"), ("dom", DOM1, "dom"), ("str", "vda", "dst"),
                                       ("int", 2, "type"), ("int", 3, "status")])
+msg(169, "DOMAIN_EVENT_REBOOT", [("dom", DOM1, "dom")])
 msg(319, "DOMAIN_EVENT_CALLBACK_REBOOT", [("int", 4, "callbackID"), ("dom", DOM1, "msg.dom")])
 msg(362, "CONNECT_EVENT_CONNECTION_CLOSED", [("int", 1, "reason")])
 msg(315, "NETWORK_EVENT_LIFECYCLE", [("int", 7, "callbackID"), ("net", NET, "net"), ("int", 2, "event"), ("int", 0, "detail")])
