@@ -38,6 +38,7 @@
 #include "qemu-blockjob.h"
 #include "qemu-caps.h"
 #include "qemu-command.h"
+#include "qemu-interface.h"
 #include "qemu-status.h"
 #include "util-error.h"
 #include "util-file.h"
@@ -624,9 +625,17 @@ qemu_start_abandon(QemuDomain *dom, pid_t pid, guint64 start)
     g_mutex_unlock(&dom->lock);
 }
 
+static void
+qemu_taps_cleanup(GArray **taps)
+{
+    qemu_interface_close_fds(*taps);
+}
+
 bool
 qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
 {
+    /* tap fds: closed on every return, QEMU has its own copies by then */
+    GArray *taps __attribute__((cleanup(qemu_taps_cleanup))) = NULL;
     g_autoptr(ConfDomainDef) live = NULL;
     g_autoptr(QemuCaps) caps = NULL;
     g_auto(GStrv) argv = NULL;
@@ -684,6 +693,10 @@ qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
     copts.monitor_path = monitor;
     copts.pidfile = pidfile;
     copts.libdir = libdir;
+    if (!qemu_interface_open_taps(live, &taps, error))
+        return false;
+    copts.tap_fds = (const int *)(void *)taps->data;
+    copts.n_tap_fds = taps->len;
     if (!(argv = qemu_command_build(live, caps, &copts, error)))
         return false;
 
@@ -714,6 +727,8 @@ qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
     }
     env = qemu_child_env(libdir);
     sopts.stdout_fd = log_fd;
+    sopts.keep_fds = copts.tap_fds;
+    sopts.n_keep_fds = copts.n_tap_fds;
     sopts.uid = user.uid;
     sopts.gid = user.gid;
     sopts.clear_caps = true;

@@ -24,6 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import taplib  # noqa: E402
 from taplib import check, finish, stop_daemons  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
@@ -193,6 +194,43 @@ def main():
         r = virsh("list", "--all", "--name")
         check("t1" not in r.stdout.split(), "a destroyed transient domain is gone", r.stdout)
 
+        # a bridge interface: a tap plugged into a bridge, gone with QEMU
+        br = "mvbr%d" % (os.getpid() % 100000)
+        made = subprocess.run(["ip", "link", "add", "name", br, "type", "bridge"],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            print("ok %d - bridge interface # SKIP cannot create a bridge: %s"
+                  % (len(taplib.results) + 1, made.stderr.strip()))
+            taplib.results.append(True)
+        else:
+            try:
+                xml = (DOMAIN % {"type": ACCEL, "name": "n1", "disk": disk("n1")}).replace(
+                    "<serial type='pty'/>", "<interface type='bridge'><source bridge='%s'/>"
+                    "<mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>"
+                    "<serial type='pty'/>" % br)
+                r = virsh("create", xmlfile("n1", xml))
+                ports = subprocess.run(["ip", "-o", "link", "show", "master", br],
+                                       capture_output=True, text=True).stdout
+                live = virsh("dumpxml", "n1").stdout
+                tap = ("vnet" + live.split("<target dev='vnet", 1)[1].split("'", 1)[0]
+                       if "<target dev='vnet" in live else "")
+                check(r.returncode == 0 and tap.startswith("vnet") and tap in ports
+                      and "fe:54:00:12:34:56" in ports,
+                      "a bridge interface gets a tap in the bridge, shown in the live XML",
+                      r.stderr + ports + tap)
+                virsh("destroy", "n1")
+                ports = subprocess.run(["ip", "-o", "link", "show", "master", br],
+                                       capture_output=True, text=True).stdout
+                check(tap and tap not in ports, "the tap is gone with the guest", ports)
+                xml = (DOMAIN % {"type": ACCEL, "name": "n2", "disk": disk("n2")}).replace(
+                    "<serial type='pty'/>", "<interface type='bridge'><source bridge='nosuchbr0'/>"
+                    "</interface><serial type='pty'/>")
+                r = virsh("create", xmlfile("n2", xml))
+                check(r.returncode != 0 and "nosuchbr0" in r.stderr and qemu_pids(root) == [],
+                      "a missing bridge: a clear error, no QEMU left", r.stderr)
+            finally:
+                subprocess.run(["ip", "link", "del", br], capture_output=True)
+
         time.sleep(0.5)
         E = libvirt
         want = [("vm1", E.VIR_DOMAIN_EVENT_DEFINED, E.VIR_DOMAIN_EVENT_DEFINED_ADDED),
@@ -205,6 +243,9 @@ def main():
                 ("vm1", E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
                 ("t1", E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
                 ("t1", E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED)]
+        if made.returncode == 0:
+            want += [("n1", E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+                     ("n1", E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED)]
         check(events == want, "lifecycle events delivered once each, in order", events)
 
         # a failed start leaves nothing behind
