@@ -25,4 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# the unprivileged user QEMU runs as in system mode (and in the tests)
+if [ "$(id -u)" = 0 ] && ! getent passwd modvirt-qemu >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        --user-group modvirt-qemu
+fi
+if [ "$(id -u)" = 0 ] && getent group kvm >/dev/null && ! id -nG modvirt-qemu | grep -qw kvm; then
+    usermod -a -G kvm modvirt-qemu
+fi
 echo "install-deps: all ${#packages[@]} packages present"

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qemu-blockjob.h"
@@ -554,7 +555,9 @@ qemu_domains_init(GError **error)
             return false;
         }
     }
-    if (g_mkdir_with_parents(registry.rundir, 0700) < 0) {
+    /* 0711: QEMU, maybe another user, must reach its own directory in it;
+     * the status files in it are 0600 */
+    if (g_mkdir_with_parents(registry.rundir, 0711) < 0 || chmod(registry.rundir, 0711) < 0) {
         util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot create '%s'", registry.rundir);
         return false;
     }

@@ -39,6 +39,7 @@
 #include "qemu-caps.h"
 #include "qemu-command.h"
 #include "qemu-interface.h"
+#include "qemu-security.h"
 #include "qemu-status.h"
 #include "util-error.h"
 #include "util-file.h"
@@ -195,6 +196,8 @@ qemu_cleanup_locked(QemuDomain *dom, int reason)
     }
     g_clear_pointer(&dom->monitor_path, g_free);
     g_clear_pointer(&dom->libdir, g_free);
+    if (dom->live)
+        qemu_security_restore(dom->live);
     g_clear_pointer(&dom->live, conf_domain_def_free);
     dom->pid = -1;
     dom->pid_start = 0;
@@ -428,47 +431,6 @@ qemu_domain_get_monitor(QemuDomain *dom, GError **error)
 
 /* ------------------------------------------------------------ start */
 
-typedef struct {
-    uid_t uid;
-    gid_t gid;
-} QemuUser;
-
-/* The user QEMU runs as: MODVIRT_QEMU_USER or "user = NAME" in
- * <configdir>/qemu.conf; the daemon's own user when neither is set or the
- * daemon cannot switch users. */
-static bool
-qemu_process_user(QemuUser *ret, GError **error)
-{
-    g_autofree char *conf = g_build_filename(daemon_paths()->configdir, "qemu.conf", NULL);
-    g_autofree char *text = NULL;
-    g_autofree char *name = g_strdup(g_getenv("MODVIRT_QEMU_USER"));
-    struct passwd *pw;
-
-    ret->uid = (uid_t)-1;
-    ret->gid = (gid_t)-1;
-    if (!name && g_file_get_contents(conf, &text, NULL, NULL)) {
-        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-        for (size_t i = 0; lines[i]; i++) {
-            g_auto(GStrv) kv = g_strsplit(lines[i], "=", 2);
-            if (kv[0] && kv[1] && g_str_equal(g_strstrip(kv[0]), "user")) {
-                g_free(name);
-                name = g_strdup(g_strstrip(g_strdelimit(kv[1], "\"", ' ')));
-            }
-        }
-    }
-    if (!name || !*name || geteuid() != 0)
-        return true;
-    pw = getpwnam(name);
-    if (!pw) {
-        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_CONFIG_UNSUPPORTED,
-                       "unsupported configuration: QEMU user '%s' does not exist", name);
-        return false;
-    }
-    ret->uid = pw->pw_uid;
-    ret->gid = pw->pw_gid;
-    return true;
-}
-
 static int
 qemu_pick_vnc_port(void)
 {
@@ -631,6 +593,12 @@ qemu_taps_cleanup(GArray **taps)
     qemu_interface_close_fds(*taps);
 }
 
+static void
+qemu_user_cleanup(QemuUser *user)
+{
+    qemu_user_clear(user);
+}
+
 bool
 qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
 {
@@ -652,7 +620,7 @@ qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
     g_autoptr(GError) local = NULL;
     QemuCommandOptions copts = { 0 };
     UtilSpawnOptions sopts = { 0 };
-    QemuUser user;
+    QemuUser user __attribute__((cleanup(qemu_user_cleanup))) = { (uid_t)-1, (gid_t)-1, NULL, NULL };
     off_t log_offset;
     pid_t pid = -1;
     guint64 start = 0;
@@ -669,7 +637,7 @@ qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
     live = conf_domain_copy(dom->def);
     g_mutex_unlock(&dom->lock);
 
-    if (!qemu_process_user(&user, error))
+    if (!qemu_user_for(live, &user, error))
         return false;
     caps = live->emulator ? qemu_caps_cache_lookup(live->emulator, error)
                           : qemu_caps_cache_lookup_default(error);
@@ -700,20 +668,25 @@ qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
     if (!(argv = qemu_command_build(live, caps, &copts, error)))
         return false;
 
+    if (!qemu_security_label(live, &user, error))
+        return false;
     if (g_mkdir_with_parents(libdir, 0700) < 0) {
         util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot create '%s'", libdir);
+        qemu_security_restore(live);
         return false;
     }
     if (user.uid != (uid_t)-1 && chown(libdir, user.uid, user.gid) < 0) {
         util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot give '%s' to the QEMU user",
                              libdir);
         rmdir(libdir);
+        qemu_security_restore(live);
         return false;
     }
     log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
     if (log_fd < 0) {
         util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot open log file '%s'", log);
         rmdir(libdir);
+        qemu_security_restore(live);
         return false;
     }
     log_offset = lseek(log_fd, 0, SEEK_END);
@@ -731,12 +704,15 @@ qemu_process_start(QemuDomain *dom, unsigned int flags, GError **error)
     sopts.n_keep_fds = copts.n_tap_fds;
     sopts.uid = user.uid;
     sopts.gid = user.gid;
+    sopts.groups = user.groups ? (const gid_t *)(void *)user.groups->data : NULL;
+    sopts.n_groups = user.groups ? user.groups->len : 0;
     sopts.clear_caps = true;
     sopts.no_new_privs = true;
     sopts.cwd = "/";
     if (!util_process_spawn_detached((const char *const *)argv, (const char *const *)env,
                                      &sopts, VIR_FROM_QEMU, &pid, error)) {
         rmdir(libdir);
+        qemu_security_restore(live);
         return false;
     }
     if (!util_process_start_time(pid, &start))

@@ -107,7 +107,7 @@ spawn_exec(const char *const *argv, const char *const *envp, const UtilSpawnOpti
     if (chdir(opts->cwd ? opts->cwd : "/") < 0)
         spawn_fail(pipe_fd, SPAWN_STEP_CWD);
     if (opts->gid != (gid_t)-1) {
-        if (setgroups(0, NULL) < 0 && errno != EPERM)
+        if (setgroups(opts->n_groups, opts->groups) < 0)
             spawn_fail(pipe_fd, SPAWN_STEP_GID);
         if (setresgid(opts->gid, opts->gid, opts->gid) < 0)
             spawn_fail(pipe_fd, SPAWN_STEP_GID);

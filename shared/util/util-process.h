@@ -14,6 +14,8 @@ typedef struct {
     size_t n_keep_fds;
     uid_t uid;                  /* (uid_t)-1: keep ours */
     gid_t gid;                  /* (gid_t)-1: keep ours */
+    const gid_t *groups;        /* supplementary groups when switching (gid set) */
+    size_t n_groups;
     bool clear_caps;            /* no capabilities at all, bounding set emptied */
     bool no_new_privs;
     const char *cwd;            /* NULL: "/" */

@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""QEMU runs as an unprivileged user with the files it needs, and only then.
+
+With MODVIRT_QEMU_USER=modvirt-qemu (the user scripts/install-deps.sh
+creates): a TCG guest's QEMU runs as that user and group, with no
+capabilities and no_new_privs; every layer of its disk chain belongs to it
+while it runs and goes back to its previous owner when the guest ends; a
+backing file shared by two running guests goes back only when the last one
+ends.  A KVM guest whose user cannot open /dev/kvm runs as the daemon's
+user (still without capabilities), since the host allows no more.
+
+Usage: test-privileges.py BUILD_DIR      (prints TAP)
+"""
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import taplib  # noqa: E402
+from taplib import check, finish, stop_daemons  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
+
+DOMAIN = """<domain type='%(type)s'>
+  <name>%(name)s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='%(disk)s'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+"""
+
+
+def status(pid):
+    out = {}
+    for line in open("/proc/%d/status" % pid):
+        k, _, v = line.partition(":")
+        out[k] = v.split()
+    return out
+
+
+def main():
+    try:
+        user = pwd.getpwnam("modvirt-qemu")
+    except KeyError:
+        print("1..0 # SKIP no modvirt-qemu user (scripts/install-deps.sh creates it)")
+        return 0
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root")
+        return 0
+    root = tempfile.mkdtemp(prefix="mv-priv-")
+    os.chmod(root, 0o755)
+    log = open(os.path.join(root, "proxy.log"), "w")
+    env = dict(os.environ, MODVIRT_QEMU_USER="modvirt-qemu")
+    proxy = subprocess.Popen([PROXY, "--root", root, "--timeout", "60"], stdout=log,
+                             stderr=subprocess.STDOUT, env=env)
+    sock = os.path.join(root, "run", "virtproxyd-sock")
+    uri = "qemu+unix:///system?socket=" + sock
+    run = os.path.join(root, "run", "qemu")
+
+    def virsh(*args):
+        return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True,
+                              text=True, timeout=60)
+
+    def qemu_pid(name):
+        text = open(os.path.join(run, name + ".xml")).read()
+        return int(text.split("pid='", 1)[1].split("'", 1)[0])
+
+    def owner(path):
+        st = os.stat(path)
+        return (st.st_uid, st.st_gid)
+
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        base = os.path.join(root, "base.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "16M"], check=True)
+        tops = []
+        for n in ("p1", "p2"):
+            top = os.path.join(root, n + ".qcow2")
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base,
+                            top], check=True)
+            tops.append(top)
+            path = os.path.join(root, n + ".xml")
+            with open(path, "w") as f:
+                f.write(DOMAIN % {"type": "qemu", "name": n, "disk": top})
+            virsh("define", path)
+        r = virsh("start", "p1")
+        check(r.returncode == 0, "a TCG guest starts with a QEMU user configured", r.stderr)
+        pid = qemu_pid("p1")
+        st = status(pid)
+        check(int(st["Uid"][0]) == user.pw_uid and int(st["Gid"][0]) == user.pw_gid,
+              "QEMU runs as modvirt-qemu", (st["Uid"], st["Gid"]))
+        check(int(st["CapEff"][0], 16) == 0 and int(st["CapPrm"][0], 16) == 0
+              and st["NoNewPrivs"] == ["1"], "with no capabilities and no_new_privs",
+              (st["CapEff"], st["NoNewPrivs"]))
+        groups = [int(g) for g in st.get("Groups", [])]
+        check(0 not in groups, "without root's groups", groups)
+        check(owner(tops[0]) == (user.pw_uid, user.pw_gid) and
+              owner(base) == (user.pw_uid, user.pw_gid),
+              "every layer of the chain belongs to it while it runs", (owner(tops[0]), owner(base)))
+        r = virsh("start", "p2")
+        check(r.returncode == 0, "a second guest on the same backing file starts", r.stderr)
+        virsh("destroy", "p1")
+        check(owner(tops[0]) == (0, 0), "the first guest's top layer goes back to root",
+              owner(tops[0]))
+        check(owner(base) == (user.pw_uid, user.pw_gid),
+              "the shared backing file stays with QEMU while the other guest runs", owner(base))
+        virsh("destroy", "p2")
+        check(owner(base) == (0, 0) and owner(tops[1]) == (0, 0),
+              "the last guest gives the shared backing file back", (owner(base), owner(tops[1])))
+
+        if os.access("/dev/kvm", os.R_OK | os.W_OK):
+            kvm = os.stat("/dev/kvm")
+            allowed = kvm.st_mode & 0o006 or kvm.st_gid in os.getgrouplist("modvirt-qemu",
+                                                                             user.pw_gid)
+            path = os.path.join(root, "k1.xml")
+            top = os.path.join(root, "k1.qcow2")
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", top, "16M"], check=True)
+            with open(path, "w") as f:
+                f.write(DOMAIN % {"type": "kvm", "name": "k1", "disk": top})
+            virsh("define", path)
+            r = virsh("start", "k1")
+            pid = qemu_pid("k1") if r.returncode == 0 else 0
+            st = status(pid) if pid else {"Uid": ["?"], "CapEff": ["1"]}
+            want = user.pw_uid if allowed else 0
+            check(r.returncode == 0 and int(st["Uid"][0]) == want and int(st["CapEff"][0], 16) == 0,
+                  "a KVM guest runs as %s (/dev/kvm %s to it), without capabilities"
+                  % ("modvirt-qemu" if allowed else "root", "open" if allowed else "closed"),
+                  r.stderr + str(st.get("Uid")))
+            virsh("destroy", "k1")
+        else:
+            print("ok %d - KVM guest user # SKIP no /dev/kvm" % (len(taplib.results) + 1))
+            taplib.results.append(True)
+    finally:
+        stop_daemons(proxy, root)
+        for p in subprocess.run(["pgrep", "-f", "qemu-system.*%s" % root], capture_output=True,
+                                text=True).stdout.split():
+            os.kill(int(p), signal.SIGKILL)
+        log.close()
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
