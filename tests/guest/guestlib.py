@@ -506,7 +506,8 @@ def _main(argv):
         with open(a.log, "rb") as f:
             text = f.read().decode("utf-8", "replace").replace("\r", "")
         try:
-            print(acked_records(text.split("\n")))
+            # A last line without its newline may be cut short: not counted.
+            print(acked_records(text.split("\n")[:-1]))
         except ValueError as e:
             print(e, file=sys.stderr)
             return 1
