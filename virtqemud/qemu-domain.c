@@ -696,6 +696,13 @@ qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonn
         g_rw_lock_writer_unlock(&registry.lock);
         return false;
     }
+    /* block jobs: a running transient domain with a copy mirror stays
+     * transient (the mirror cannot be re-established from a definition) */
+    if (by_uuid && !by_uuid->persistent &&
+        !qemu_blockjob_check_no_mirror(by_uuid, NULL, "make the domain persistent", error)) {
+        g_rw_lock_writer_unlock(&registry.lock);
+        return false;
+    }
     if (!util_file_write_atomic(path, text, strlen(text), 0600, error)) {
         g_rw_lock_writer_unlock(&registry.lock);
         return false;
@@ -755,6 +762,11 @@ qemu_undefine(const RemoteNonnullDomain *ref, unsigned int flags, GError **error
         g_rw_lock_writer_unlock(&registry.lock);
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
                        "Requested operation is not valid: cannot undefine transient domain");
+        return false;
+    }
+    /* block jobs: the definition a pivot updates must not go away meanwhile */
+    if (!qemu_blockjob_check_no_mirror(dom, NULL, "undefine the domain", error)) {
+        g_rw_lock_writer_unlock(&registry.lock);
         return false;
     }
     path = qemu_config_path(dom->def->name);

@@ -459,7 +459,8 @@ qemu_prepare_live(ConfDomainDef *live, GError **error)
 
         if (!disk->src->path)
             continue;
-        if (!conf_storage_chain_fill(disk->src, error))
+        /* block jobs: keep each layer's recorded backing name (RELATIVE) */
+        if (!qemu_blockjob_fill_chain(disk->src, error))
             return false;
     }
     for (guint i = 0; i < live->graphics->len; i++) {
@@ -474,7 +475,10 @@ qemu_prepare_live(ConfDomainDef *live, GError **error)
             }
         }
     }
-    qemu_command_assign_names(live);
+    /* block jobs: node names are never reused while the domain runs */
+    if (!live->node_name_index)
+        live->node_name_index = 1;
+    qemu_command_assign_names_counter(live, &live->node_name_index);
     return true;
 }
 
