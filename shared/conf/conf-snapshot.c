@@ -1010,7 +1010,10 @@ conf_snapshot_align_disks(ConfSnapshotDef *def, const ConfDomainDef *domdef,
             disk = g_new0(ConfSnapshotDiskDef, 1);
             disk->name = g_strdup(domdisk->dst);
             disk->type = CONF_STORAGE_TYPE_FILE;
-            disk->snapshot = domdisk->src->path ? default_location : CONF_SNAPSHOT_LOCATION_NO;
+            /* empty drives, and read-only ones (nothing is written to
+             * them, an overlay would only hide the medium) are left alone */
+            disk->snapshot = domdisk->src->path && !domdisk->readonly ? default_location
+                                                                       : CONF_SNAPSHOT_LOCATION_NO;
             g_ptr_array_index(aligned, i) = disk;
         }
     }

@@ -121,7 +121,8 @@ char *conf_snapshot_format(const ConfSnapshotDef *def, const unsigned char *doma
 /* Makes @def's disks match @domdef's, in its order, as libvirt's
  * virDomainSnapshotAlignDisks does: disks named by path become targets, a
  * disk named twice or not in the domain is VIR_ERR_CONFIG_UNSUPPORTED,
- * disks not mentioned get @default_location (NO for empty drives), a
+ * disks not mentioned get @default_location (NO for empty and read-only
+ * drives, where libvirt would also try the default), a
  * source on a non-external disk is refused, and external file disks
  * without a source get libvirt's default name: the domain disk's path with
  * its suffix after the last '.' replaced by ".<snapshot name>". */
