@@ -29,21 +29,17 @@ lib() {
 
 n=0
 failed=0
-ok() {
+# tap STATUS NAME [DETAIL]: one TAP line for a check that exited with STATUS;
+# on failure DETAIL follows as comments.
+tap() {
     n=$((n + 1))
-    echo "ok $n - $1"
-}
-# not_ok NAME [DETAIL]: a failed test, with DETAIL as TAP comments.
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    if [ -n "${2:-}" ]; then
-        printf '%s\n' "$2" | head -n 30 | sed 's/^/#   /'
+    if [ "$1" = 0 ]; then
+        echo "ok $n - $2"
+        return
     fi
-}
-diag() {
-    echo "# $*"
+    failed=$((failed + 1))
+    echo "not ok $n - $2"
+    [ -z "${3:-}" ] || printf '%s\n' "$3" | head -n 30 | sed 's/^/#   /'
 }
 finish() {
     echo "1..$n"
@@ -79,27 +75,22 @@ trap cleanup EXIT
 # ---------------------------------------------------------------- build
 
 t0=$(now_ms)
-if out=$("$here/build-guest.sh" 2>&1) && [ -s "$here/out/vmlinuz" ] && [ -s "$here/out/initramfs.gz" ]; then
-    ok "build-guest.sh builds out/vmlinuz and out/initramfs.gz"
-else
-    not_ok "build-guest.sh builds out/vmlinuz and out/initramfs.gz" "$out"
-    finish
-fi
-diag "$out ($(($(now_ms) - t0)) ms)"
+out=$("$here/build-guest.sh" 2>&1) && [ -s "$here/out/vmlinuz" ] && [ -s "$here/out/initramfs.gz" ]
+status=$?
+echo "# $out ($(($(now_ms) - t0)) ms)"
+tap $status "build-guest.sh builds out/vmlinuz and out/initramfs.gz" "$out"
+[ $status = 0 ] || finish
 t0=$(now_ms)
 out=$("$here/build-guest.sh" 2>&1)
 took=$(($(now_ms) - t0))
-if [[ $out == *"up to date"* ]] && [ $took -lt 5000 ]; then
-    ok "a second build-guest.sh run does nothing (${took} ms)"
-else
-    not_ok "a second build-guest.sh run does nothing" "took ${took} ms: $out"
-fi
+[[ $out == *"up to date"* ]] && [ $took -lt 5000 ]
+tap $? "a second build-guest.sh run does nothing" "took ${took} ms: $out"
 
 kernel=$here/out/vmlinuz
 initrd=$here/out/initramfs.gz
 accel=$(lib accel)
 if [ "$accel" = kvm ]; then ready_timeout=20; else ready_timeout=40; fi
-diag "accelerator: $accel; initramfs $(stat -c %s "$initrd") bytes"
+echo "# accelerator: $accel; initramfs $(stat -c %s "$initrd") bytes"
 
 # start_qemu NAME APPEND [DISK]: a paused QEMU in $work/NAME with its QMP
 # socket at qmp.sock, the serial port on a pty that is also logged to
@@ -152,36 +143,36 @@ serial_log() {
 
 # ---------------------------------------------------------------- boot, power button
 
+# Each step below first needs QEMU to have started.
+started() {
+    tap $? "QEMU starts ($1)" "$(cat "$work/$1/qemu.err")"
+}
+
 if start_qemu boot "$(lib cmdline)"; then
+    started boot
     pty=$(pty_of boot)
     t0=$(now_ms)
-    if line=$(lib wait-line "$pty" '^MODVIRT-GUEST-(READY|UP)( |$)' $ready_timeout \
-        --resume "$work/boot/qmp.sock" 2>&1); then
-        ok "the guest boots and says $line on the serial pty ($(($(now_ms) - t0)) ms)"
-    else
-        not_ok "the guest boots and says MODVIRT-GUEST-READY on the serial pty" \
-            "$line"$'\n'"$(serial_log boot | tail -n 20)"
-    fi
-    if line=$(lib wait-line "$work/boot/serial.log" '^MODVIRT-GUEST-UP 1$' 5 2>&1); then
-        ok "the guest repeats that it is up (heartbeat)"
-    else
-        not_ok "the guest repeats that it is up (heartbeat)" "$line"
-    fi
+    line=$(lib wait-line "$pty" '^MODVIRT-GUEST-(READY|UP)( |$)' $ready_timeout \
+        --resume "$work/boot/qmp.sock" 2>&1)
+    status=$?
+    echo "# $line after $(($(now_ms) - t0)) ms"
+    [ $status = 0 ] && [ "$line" = MODVIRT-GUEST-READY ]
+    tap $? "the guest boots and says MODVIRT-GUEST-READY on the serial pty" \
+        "$line"$'\n'"$(serial_log boot | tail -n 20)"
+
+    line=$(lib wait-line "$work/boot/serial.log" '^MODVIRT-GUEST-UP 1$' 5 2>&1)
+    tap $? "the guest repeats that it is up (heartbeat)" "$line"
+
     t0=$(now_ms)
-    if out=$(lib qmp "$work/boot/qmp.sock" system_powerdown --wait-event SHUTDOWN --timeout 10 2>&1) &&
-        [[ $out == *'"guest": true'* ]] && [[ $out == *'"reason": "guest-shutdown"'* ]]; then
-        ok "system_powerdown: the guest powers off, SHUTDOWN with guest=true ($(($(now_ms) - t0)) ms)"
-    else
-        not_ok "system_powerdown: the guest powers off, SHUTDOWN with guest=true" \
-            "$out"$'\n'"$(serial_log boot | tail -n 10)"
-    fi
-    if qemu_gone boot 10 && serial_log boot | grep -qx MODVIRT-GUEST-POWEROFF; then
-        ok "QEMU exits after the guest said MODVIRT-GUEST-POWEROFF"
-    else
-        not_ok "QEMU exits after the guest said MODVIRT-GUEST-POWEROFF" "$(serial_log boot | tail -n 10)"
-    fi
+    out=$(lib qmp "$work/boot/qmp.sock" system_powerdown --wait-event SHUTDOWN --timeout 10 2>&1) &&
+        [[ $out == *'"guest": true'* ]] && [[ $out == *'"reason": "guest-shutdown"'* ]]
+    tap $? "system_powerdown: the guest powers off, SHUTDOWN with guest=true" \
+        "$out"$'\n'"$(serial_log boot | tail -n 10)"
+    echo "# SHUTDOWN after $(($(now_ms) - t0)) ms"
+    qemu_gone boot 10 && serial_log boot | grep -qx MODVIRT-GUEST-POWEROFF
+    tap $? "QEMU exits after the guest said MODVIRT-GUEST-POWEROFF" "$(serial_log boot | tail -n 10)"
 else
-    not_ok "QEMU starts" "$(cat "$work/boot/qemu.err")"
+    started boot
 fi
 
 # ---------------------------------------------------------------- writer
@@ -190,49 +181,35 @@ records=300
 disk=$work/writer.qcow2
 qemu-img create -q -f qcow2 "$disk" 16M
 if start_qemu writer "$(lib cmdline --writer --count $records --seed 42)" "$disk"; then
+    started writer
     t0=$(now_ms)
     lib qmp "$work/writer/qmp.sock" cont >/dev/null
-    if line=$(lib wait-line "$work/writer/serial.log" '^MODVIRT-WRITER-(DONE|ERROR)' 180 2>&1) &&
-        [ "$line" = "MODVIRT-WRITER-DONE $records" ]; then
-        ok "the writer writes $records records and says so ($(($(now_ms) - t0)) ms from start)"
-    else
-        not_ok "the writer writes $records records and says so" "$line"$'\n'"$(serial_log writer | tail -n 10)"
-    fi
+    line=$(lib wait-line "$work/writer/serial.log" '^MODVIRT-WRITER-(DONE|ERROR)' 180 2>&1) &&
+        [ "$line" = "MODVIRT-WRITER-DONE $records" ]
+    tap $? "the writer writes $records records and says so" \
+        "$line"$'\n'"$(serial_log writer | tail -n 10)"
+    echo "# $line $(($(now_ms) - t0)) ms after the start"
     lib qmp "$work/writer/qmp.sock" quit >/dev/null 2>&1
     qemu_gone writer 10
     acked=$(lib acked "$work/writer/serial.log" 2>&1)
-    if [ "$acked" = $records ]; then
-        ok "MODVIRT-WROTE 0 .. $((records - 1)) each appear once, in order"
-    else
-        not_ok "MODVIRT-WROTE 0 .. $((records - 1)) each appear once, in order" "$acked"
-    fi
-    if out=$(lib verify "$disk" $records --seed 42 2>&1); then
-        ok "the verifier accepts the $records records in the qcow2 image"
-    else
-        not_ok "the verifier accepts the $records records in the qcow2 image" "$out"
-    fi
-    if out=$(lib verify "$disk" $records --seed 43 2>&1); then
-        not_ok "the verifier rejects the records under another seed" "$out"
-    else
-        ok "the verifier rejects the records under another seed"
-    fi
+    [ "$acked" = $records ]
+    tap $? "MODVIRT-WROTE 0 .. $((records - 1)) each appear once, in order" "$acked"
+    out=$(lib verify "$disk" $records --seed 42 2>&1)
+    tap $? "the verifier accepts the $records records in the qcow2 image" "$out"
+    ! out=$(lib verify "$disk" $records --seed 43 2>&1)
+    tap $? "the verifier rejects the records under another seed" "$out"
 else
-    not_ok "QEMU starts with the writer" "$(cat "$work/writer/qemu.err")"
+    started writer
 fi
 
-# Corruptions of a copy of that image, each of which must be reported.
-# verify_rejects NAME QEMU-IO-COMMAND EXPECTED-TEXT [ACKED]
+# verify_rejects NAME QEMU-IO-COMMAND EXPECTED-TEXT [ACKED]: corrupt a copy
+# of the writer's image with QEMU-IO-COMMAND; the verifier must say so.
 verify_rejects() {
     local copy=$work/corrupt.qcow2 out
     cp "$disk" "$copy"
     qemu-io -f qcow2 -c "$2" "$copy" >/dev/null
-    if out=$(lib verify "$copy" "${4:-$records}" --seed 42 2>&1); then
-        not_ok "the verifier rejects $1" "it accepted the image"
-    elif [[ $out == *"$3"* ]]; then
-        ok "the verifier rejects $1: $(head -n1 <<<"$out")"
-    else
-        not_ok "the verifier rejects $1, saying '$3'" "$out"
-    fi
+    ! out=$(lib verify "$copy" "${4:-$records}" --seed 42 2>&1) && [[ $out == *"$3"* ]]
+    tap $? "the verifier rejects $1: $3" "$out"
 }
 verify_rejects "one flipped byte in record 7" "write -P 0x58 $((7 * 4096 + 100)) 1" \
     "record 7 (offset 28672): differs from the expected record at byte 100"
@@ -247,43 +224,34 @@ verify_rejects "an acknowledged record that was never written" "read 0 512" \
 disk2=$work/crash.qcow2
 qemu-img create -q -f qcow2 "$disk2" 16M
 if start_qemu crash "$(lib cmdline --writer)" "$disk2"; then
+    started crash
     lib qmp "$work/crash/qmp.sock" cont >/dev/null
-    if line=$(lib wait-line "$work/crash/serial.log" '^MODVIRT-WROTE 100$' 180 2>&1); then
-        kill_qemu crash
-        acked=$(lib acked "$work/crash/serial.log")
-        if out=$(lib verify "$disk2" "$acked" 2>&1); then
-            ok "after QEMU is killed mid-writing, all $acked acknowledged records verify"
-        else
-            not_ok "after QEMU is killed mid-writing, all $acked acknowledged records verify" "$out"
-        fi
-    else
-        not_ok "the writer writes until QEMU is killed" "$line"
-    fi
+    line=$(lib wait-line "$work/crash/serial.log" '^MODVIRT-WROTE 100$' 180 2>&1)
+    tap $? "the writer writes until QEMU is killed" "$line"
+    kill_qemu crash
+    acked=$(lib acked "$work/crash/serial.log")
+    out=$(lib verify "$disk2" "$acked" 2>&1) && [ "$acked" -gt 100 ]
+    tap $? "after QEMU is killed mid-writing, all $acked acknowledged records verify" "$out"
 else
-    not_ok "QEMU starts with the writer" "$(cat "$work/crash/qemu.err")"
+    started crash
 fi
 
 # ---------------------------------------------------------------- reboot
 
 if start_qemu reboot "$(lib cmdline --reboot)"; then
-    if out=$(lib qmp "$work/reboot/qmp.sock" cont --wait-event RESET --timeout $ready_timeout 2>&1) &&
-        [[ $out == *'"guest": true'* ]] && [[ $out == *'"reason": "guest-reset"'* ]]; then
-        ok "modvirt.reboot=1: the guest resets itself (RESET with guest=true)"
-    else
-        not_ok "modvirt.reboot=1: the guest resets itself (RESET with guest=true)" \
-            "$out"$'\n'"$(serial_log reboot | tail -n 10)"
-    fi
-    if line=$(lib wait-line "$work/reboot/serial.log" '^MODVIRT-GUEST-READY$' $ready_timeout 2>&1) &&
+    started reboot
+    out=$(lib qmp "$work/reboot/qmp.sock" cont --wait-event RESET --timeout $ready_timeout 2>&1) &&
+        [[ $out == *'"guest": true'* ]] && [[ $out == *'"reason": "guest-reset"'* ]]
+    tap $? "modvirt.reboot=1: the guest resets itself (RESET with guest=true)" \
+        "$out"$'\n'"$(serial_log reboot | tail -n 10)"
+    line=$(lib wait-line "$work/reboot/serial.log" '^MODVIRT-GUEST-READY$' $ready_timeout 2>&1) &&
         line=$(lib wait-line "$work/reboot/serial.log" '^MODVIRT-GUEST-UP 2$' 10 2>&1) &&
-        [ "$(serial_log reboot | grep -cx MODVIRT-GUEST-REBOOTING)" = 1 ]; then
-        ok "after one MODVIRT-GUEST-REBOOTING the guest comes up and stays up"
-    else
-        not_ok "after one MODVIRT-GUEST-REBOOTING the guest comes up and stays up" \
-            "$line"$'\n'"$(serial_log reboot | tail -n 10)"
-    fi
+        [ "$(serial_log reboot | grep -cx MODVIRT-GUEST-REBOOTING)" = 1 ]
+    tap $? "after one MODVIRT-GUEST-REBOOTING the guest comes up and stays up" \
+        "$line"$'\n'"$(serial_log reboot | tail -n 10)"
     lib qmp "$work/reboot/qmp.sock" quit >/dev/null 2>&1
 else
-    not_ok "QEMU starts with modvirt.reboot=1" "$(cat "$work/reboot/qemu.err")"
+    started reboot
 fi
 
 finish
