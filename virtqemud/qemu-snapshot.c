@@ -426,6 +426,7 @@ typedef struct {
     char *top_path;             /* the image the guest writes now */
     ConfStorageFormat top_format;
     char *top_node;             /* its format node (running domains) */
+    char *backing_raw;          /* the backing name the overlay's header records */
     bool existed_empty;         /* the overlay was an empty file before */
     bool created;               /* we made the overlay */
     char *node_storage;         /* the overlay's nodes (running domains) */
@@ -440,6 +441,7 @@ qemu_snap_disk_free(gpointer data)
     QemuSnapDisk *d = data;
 
     g_free(d->top_path);
+    g_free(d->backing_raw);
     g_free(d->top_node);
     g_free(d->node_storage);
     g_free(d->node_format);
@@ -515,7 +517,7 @@ qemu_snap_check_target(const ConfSnapshotDiskDef *sdisk, const ConfDomainDiskDef
  * image the disk uses now: QEMU ignores that name when it attaches the
  * overlay, but the next cold start follows it. */
 static bool
-qemu_snap_check_reused(const QemuSnapDisk *d, GError **error)
+qemu_snap_check_reused(QemuSnapDisk *d, GError **error)
 {
     g_auto(UtilImageInfo) info = { 0 };
     g_autofree char *resolved = NULL;
@@ -556,6 +558,7 @@ qemu_snap_check_reused(const QemuSnapDisk *d, GError **error)
                        info.backing_format, d->top_path, qemu_snap_format_name(d->top_format));
         return false;
     }
+    d->backing_raw = g_strdup(info.backing_name);
     return true;
 }
 
@@ -571,6 +574,7 @@ qemu_snap_create_overlay(QemuSnapDisk *d, GError **error)
     struct stat st;
 
     d->created = true;
+    d->backing_raw = g_strdup(d->top_path);
     if (!qemu_snap_qemu_img(args, error)) {
         qemu_snap_remove_overlay(d);
         d->created = false;
@@ -770,8 +774,12 @@ qemu_snap_update_defs(QemuDomain *dom, GPtrArray *disks, bool running)
         if (running && dom->live) {
             ConfDomainDiskDef *ldisk = conf_domain_find_disk(dom->live, d->sdisk->name);
 
-            if (ldisk)
+            if (ldisk) {
+                /* kept for later RELATIVE commits and pulls */
+                g_free(ldisk->src->backing_name_raw);
+                ldisk->src->backing_name_raw = g_strdup(d->backing_raw);
                 ldisk->src = qemu_snap_new_top(d, ldisk->src);
+            }
         }
         if (pdisk && g_strcmp0(pdisk->src->path, d->top_path) == 0 &&
             (!running || dom->persistent)) {
