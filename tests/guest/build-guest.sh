@@ -41,6 +41,11 @@ die() {
     exit 1
 }
 
+# One build at a time per checkout (tests may call this in parallel).
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9 || die "cannot lock '$out/.lock'"
+
 # Modules the init script loads by name; their dependencies are added.
 modules=(virtio_pci virtio_blk button evdev)
 
@@ -192,7 +197,6 @@ while [ ${#queue[@]} -gt 0 ]; do
 done
 "$busybox" depmod -b "$root" "$kver" || die "depmod failed"
 
-mkdir -p "$out"
 rm -f "$out/stamp"
 (cd "$root" && find . | LC_ALL=C sort | "$busybox" cpio -o -H newc -R 0:0 2>/dev/null) |
     gzip -9 -n >"$out/initramfs.gz.tmp"
