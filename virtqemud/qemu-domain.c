@@ -19,6 +19,7 @@
 
 #include "qemu-blockjob.h"
 #include "qemu-process.h"
+#include "qemu-snapshot.h"
 #include "util-error.h"
 #include "util-file.h"
 
@@ -588,6 +589,7 @@ qemu_domains_cleanup(void)
 {
     if (registry.by_uuid)
         qemu_process_detach_all();
+    qemu_snapshot_cleanup();
     g_clear_pointer(&registry.by_name, g_hash_table_destroy);
     g_clear_pointer(&registry.by_uuid, g_hash_table_destroy);
     g_clear_pointer(&registry.configdir, g_free);
@@ -1281,4 +1283,5 @@ qemu_domain_fill_ops(RemoteServerOps *ops)
     ops->connect_domain_event_callback_register_any = qemu_event_register;
     qemu_lifecycle_fill_ops(ops);
     qemu_blockjob_fill_ops(ops);
+    qemu_snapshot_fill_ops(ops);
 }

@@ -284,6 +284,12 @@ proc(189, "DOMAIN_SNAPSHOT_LOOKUP_BY_NAME", args=[("dom", DOM1, "dom"), ("str", 
      ret=[("snap", SNAP, "snap")])
 proc(186, "DOMAIN_SNAPSHOT_GET_XML_DESC", args=[("snap", SNAP, "snap"), ("uint", 1, "flags")],
      ret=[("str", "<domainsnapshot><name>s1</name></domainsnapshot>", "xml")])
+proc(192, "DOMAIN_REVERT_TO_SNAPSHOT", args=[("snap", SNAP, "snap"), ("uint", 0, "flags")])
+proc(246, "DOMAIN_SNAPSHOT_NUM_CHILDREN", args=[("snap", SNAP, "snap"), ("uint", 0, "flags")],
+     ret=[("int", 1, "num")])
+proc(247, "DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES", args=[("snap", SNAP, "snap"), ("int", 16, "maxnames"),
+                                                       ("uint", 0, "flags")],
+     ret=[("array", ("str", ["s2"]), "names", 16384)])
 proc(193, "DOMAIN_SNAPSHOT_DELETE", args=[("snap", SNAP, "snap"), ("uint", 1, "flags")])
 proc(191, "DOMAIN_SNAPSHOT_CURRENT", args=DF(0), ret=[("snap", SNAP2, "snap")])
 proc(190, "DOMAIN_HAS_CURRENT_SNAPSHOT", args=DF(0), ret=[("int", 1, "result")])
