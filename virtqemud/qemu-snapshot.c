@@ -1359,6 +1359,44 @@ qemu_snapshot_list_names(RpcServerCall *call, const RemoteDomainSnapshotListName
 }
 
 static bool
+qemu_snapshot_num_children(RpcServerCall *call, const RemoteDomainSnapshotNumChildrenArgs *args,
+                           RemoteDomainSnapshotNumChildrenRet *ret, GError **error)
+{
+    g_autoptr(GPtrArray) names = NULL;
+
+    if (!qemu_check_flags(args->flags, LIST_ALL, "virDomainSnapshotNumChildren", error) ||
+        !(names = qemu_snap_select_for(&args->snap.dom, args->snap.name, args->flags, NULL,
+                                       error)))
+        return false;
+    ret->num = (gint32)names->len;
+    return true;
+}
+
+static bool
+qemu_snapshot_list_children_names(RpcServerCall *call,
+                                  const RemoteDomainSnapshotListChildrenNamesArgs *args,
+                                  RemoteDomainSnapshotListChildrenNamesRet *ret, GError **error)
+{
+    g_autoptr(GPtrArray) names = NULL;
+
+    if (!qemu_check_flags(args->flags, LIST_ALL, "virDomainSnapshotListChildrenNames", error))
+        return false;
+    if (args->maxnames < 0 || args->maxnames > SNAP_LIST_MAX) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_RPC,
+                       "maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX");
+        return false;
+    }
+    if (!(names = qemu_snap_select_for(&args->snap.dom, args->snap.name, args->flags, NULL,
+                                       error)))
+        return false;
+    ret->names_len = MIN(names->len, (guint)args->maxnames);
+    ret->names_val = g_new0(RemoteName, MAX(ret->names_len, 1));
+    for (guint i = 0; i < ret->names_len; i++)
+        ret->names_val[i].name = g_strdup(g_ptr_array_index(names, i));
+    return true;
+}
+
+static bool
 qemu_snap_list_refs(const RemoteNonnullDomain *ref, const char *from, gint32 need_results,
                     unsigned int flags, const char *api, guint32 *ret_len,
                     RemoteNonnullDomainSnapshot **ret_val, gint32 *ret_count, GError **error)
@@ -1611,4 +1649,6 @@ qemu_snapshot_fill_ops(RemoteServerOps *ops)
     ops->domain_snapshot_has_metadata = qemu_snapshot_has_metadata;
     ops->domain_list_all_snapshots = qemu_snapshot_list_all;
     ops->domain_snapshot_list_all_children = qemu_snapshot_list_all_children;
+    ops->domain_snapshot_num_children = qemu_snapshot_num_children;
+    ops->domain_snapshot_list_children_names = qemu_snapshot_list_children_names;
 }

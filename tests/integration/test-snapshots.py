@@ -263,6 +263,12 @@ def main():
               info.get("Current") == "no" and info.get("State") == "disk-snapshot" and
               info.get("Location") == "external" and info.get("Parent") == "off1",
               "snapshot-info s1", r.stdout + r.stderr)
+        r = virsh("snapshot-info", "vm1", "off1")
+        info = dict(l.split(":", 1) for l in r.stdout.splitlines() if ":" in l)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        check(info.get("Children") == "1" and info.get("Descendants") == "2"
+              and info.get("Metadata") == "yes",
+              "snapshot-info counts children and descendants (procedure 246)", r.stdout + r.stderr)
         r = virsh("snapshot-dumpxml", "vm1", "s1")
         sx = ET.fromstring(r.stdout) if r.returncode == 0 else None
         check(sx is not None and sx.findtext("name") == "s1" and
