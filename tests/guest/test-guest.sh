@@ -3,7 +3,7 @@
 # check what the integration tests rely on.  Prints TAP.
 #
 #   build       build-guest.sh builds the guest, and a second run is a no-op
-#   boot        READY on the serial pty within 20 s (KVM) / 40 s (TCG)
+#   boot        READY on the serial pty within 20 s (KVM) or 40 s (TCG)
 #   powerdown   QMP system_powerdown: SHUTDOWN with guest=true within 10 s,
 #               QEMU exits
 #   writer      modvirt.writer=1: the acknowledged records verify, also after
@@ -89,7 +89,7 @@ tap $? "a second build-guest.sh run does nothing" "took ${took} ms: $out"
 kernel=$here/out/vmlinuz
 initrd=$here/out/initramfs.gz
 accel=$(lib accel)
-if [ "$accel" = kvm ]; then ready_timeout=20; else ready_timeout=40; fi
+ready_timeout=$(lib boot-timeout)
 echo "# accelerator: $accel; initramfs $(stat -c %s "$initrd") bytes"
 
 # start_qemu NAME APPEND [DISK]: a paused QEMU in $work/NAME with its QMP
