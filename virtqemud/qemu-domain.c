@@ -759,6 +759,21 @@ qemu_undefine(const RemoteNonnullDomain *ref, unsigned int flags, GError **error
         return false;
     if (!(dom = qemu_domain_lookup(ref, error)))
         return false;
+    {
+        /* as libvirt: snapshot metadata goes only when asked (flag 0x2) */
+        int snaps = qemu_snapshot_count(dom, error);
+
+        if (snaps < 0)
+            return false;
+        if (snaps > 0 && !(flags & 0x2) && dom->id < 0) {
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                           "Requested operation is not valid: cannot delete inactive domain "
+                           "with %d snapshots", snaps);
+            return false;
+        }
+        if (snaps > 0 && (flags & 0x2) && !qemu_snapshot_discard_all_metadata(dom, error))
+            return false;
+    }
     g_rw_lock_writer_lock(&registry.lock);
     if (!dom->persistent) {
         g_rw_lock_writer_unlock(&registry.lock);

@@ -348,6 +348,16 @@ def main():
         check(all(pattern_ok(P("vda.s2.off2"), b, o) for b, o in
                   ((0x11, 0), (0x12, KIB64), (0x13, 2 * KIB64))),
               "all three patterns read back through vda.s2.off2")
+        r = virsh("undefine", "vm1")
+        check(r.returncode != 0 and "snapshots" in r.stderr,
+              "undefine of a domain with snapshots is refused", r.stderr)
+        r = virsh("undefine", "vm1", "--snapshots-metadata")
+        check(r.returncode == 0 and not os.path.exists(os.path.join(root, "etc", "qemu",
+                                                                    "snapshot", "vm1"))
+              or r.returncode == 0 and not os.listdir(os.path.join(root, "etc", "qemu",
+                                                                   "snapshot", "vm1")),
+              "undefine --snapshots-metadata removes the domain and its snapshot metadata",
+              r.stderr)
     finally:
         stop_daemons(proxy, root)
     return finish()
