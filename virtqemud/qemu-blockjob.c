@@ -1364,16 +1364,35 @@ qemu_blockjob_load_status_locked(QemuDomain *dom, const char *extra_xml, GError 
     return true;
 }
 
+static gboolean
+bj_reconnect_later(gpointer data)
+{
+    bj_push(bj_item_new(BJ_ITEM_RECONNECT, data, NULL));
+    return G_SOURCE_REMOVE;
+}
+
+/* The client whose connection restarted virtqemud registers its event
+ * callbacks right after it connects; the reconcile (which may emit the
+ * final events of jobs that ended meanwhile) waits that long.
+ * MODVIRT_BLOCKJOB_RECONNECT_DELAY_MS overrides the delay. */
 void
 qemu_blockjob_reconnected(QemuDomain *dom, QemuMonitor *mon)
 {
+    const char *env = g_getenv("MODVIRT_BLOCKJOB_RECONNECT_DELAY_MS");
+    guint delay = env ? (guint)g_ascii_strtoull(env, NULL, 10) : 1500;
+    GSource *timer;
     bool any;
 
     g_mutex_lock(&dom->lock);
     any = dom->blockjobs && dom->blockjobs->len > 0;
     g_mutex_unlock(&dom->lock);
-    if (any)
-        bj_push(bj_item_new(BJ_ITEM_RECONNECT, dom, NULL));
+    if (!any)
+        return;
+    timer = g_timeout_source_new(delay);
+    g_source_set_callback(timer, bj_reconnect_later, qemu_domain_ref(dom),
+                          (GDestroyNotify)qemu_domain_unref);
+    g_source_attach(timer, daemon_main_context());
+    g_source_unref(timer);
 }
 
 void
@@ -2248,10 +2267,9 @@ bj_abort(RpcServerCall *call, const RemoteDomainBlockJobAbortArgs *args, GError 
             {
                 BlockJob *job = bj_find_locked(dom, id);
 
-                gone = !job || job->state == BLOCKJOB_STATE_PROCESSED ||
-                       job->state == BLOCKJOB_STATE_REPORTED;
-                if (job && gone)
-                    outcome = job->outcome, ended = true;
+                /* the definition updated, the event sent, the record gone:
+                 * a new job may start on the disk at once */
+                gone = !job;
             }
             g_mutex_unlock(&dom->lock);
             if (gone) {
