@@ -33,4 +33,6 @@ fi
 if [ "$(id -u)" = 0 ] && getent group kvm >/dev/null && ! id -nG modvirt-qemu | grep -qw kvm; then
     usermod -a -G kvm modvirt-qemu
 fi
+# the test guest: a Debian cloud kernel and busybox-static, fetched once with apt-get download
+"$(cd "$(dirname "$0")/.." && pwd)/tests/guest/build-guest.sh" >/dev/null
 echo "install-deps: all ${#packages[@]} packages present"

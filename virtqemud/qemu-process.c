@@ -324,7 +324,14 @@ qemu_mon_event(QemuMonitor *mon, const char *name, json_object *data, gint64 ts,
         g_mutex_unlock(&dom->lock);
         return;
     }
-    if (g_str_equal(name, "STOP")) {
+    if (g_str_equal(name, "STOP") && dom->resetting) {
+        /* QEMU pauses on the guest's power-off (-no-shutdown) before the
+         * reset of a fake reboot: not a suspension the user asked for */
+    } else if (g_str_equal(name, "RESUME") && dom->resetting) {
+        dom->resetting = 0;
+    } else if (g_str_equal(name, "RESET") && dom->resetting == 2) {
+        /* one reboot, one event */
+    } else if (g_str_equal(name, "STOP")) {
         if (dom->state == QEMU_STATE_RUNNING) {
             dom->state = QEMU_STATE_PAUSED;
             dom->reason = dom->pause_reason;
@@ -352,6 +359,7 @@ qemu_mon_event(QemuMonitor *mon, const char *name, json_object *data, gint64 ts,
             (dom->live && dom->live->on_poweroff == CONF_DOMAIN_LIFECYCLE_RESTART)) {
             /* a reboot: reset and run on; QEMU's RESET event reports it */
             dom->fake_reboot = false;
+            dom->resetting = 1;
             qemu_monitor_command_async(mon, "system_reset", NULL, 0, NULL, NULL);
             qemu_monitor_command_async(mon, "cont", NULL, 0, NULL, NULL);
         } else {
@@ -365,6 +373,8 @@ qemu_mon_event(QemuMonitor *mon, const char *name, json_object *data, gint64 ts,
         }
     } else if (g_str_equal(name, "RESET")) {
         reboot = true;
+        if (dom->resetting)
+            dom->resetting = 2;
     } else if (g_str_equal(name, "BLOCK_IO_ERROR")) {
         dom->pause_reason = QEMU_PAUSED_IOERROR;
     }

@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""A real guest's power button through virtproxyd: virsh shutdown and reboot.
+
+The test guest (tests/guest: a Linux kernel and a busybox initramfs) reacts
+to ACPI: `virsh reboot` makes it power off and virtqemud resets it instead
+(libvirt's fake reboot), so it boots again and python3-libvirt gets
+REBOOT events and no suspend/resume; `virsh shutdown` makes it power off for good: SHUTDOWN
+(guest), then STOPPED (shutdown), state "shut off (shutdown)", QEMU gone.
+A guest that reboots itself is reported with a REBOOT event and keeps
+running.  Every lifecycle event is received exactly once; every reset QEMU
+reports (ours, and the firmware's own at boot) is one REBOOT event.
+
+Usage: test-events.py BUILD_DIR      (prints TAP)
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "guest"))
+import guestlib  # noqa: E402
+from taplib import check, finish, stop_daemons  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
+sys.path.insert(0, "/usr/lib/python3/dist-packages")
+import libvirt  # noqa: E402
+
+
+def main():
+    try:
+        guestlib.ensure_built()
+    except Exception as e:   # noqa: BLE001 - any failure to build is reported
+        check(False, "the test guest builds (tests/guest/build-guest.sh)", e)
+        return finish()
+    root = tempfile.mkdtemp(prefix="mv-events-")
+    log = open(os.path.join(root, "proxy.log"), "w")
+    proxy = subprocess.Popen([PROXY, "--root", root, "--timeout", "120"], stdout=log,
+                             stderr=subprocess.STDOUT)
+    sock = os.path.join(root, "run", "virtproxyd-sock")
+    uri = "qemu+unix:///system?socket=" + sock
+    timeout = guestlib.boot_timeout()
+
+    def virsh(*args):
+        return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True,
+                              text=True, timeout=60)
+
+    def state(name):
+        return virsh("domstate", "--reason", name).stdout.strip()
+
+    def pty_of(dom):
+        xml = dom.XMLDesc(0)
+        return xml.split("<source path='", 1)[1].split("'", 1)[0]
+
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        libvirt.virEventRegisterDefaultImpl()
+        stop = threading.Event()
+        threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl()
+                                         for _ in iter(stop.is_set, True)],
+                         daemon=True).start()
+        events = []
+        conn = libvirt.open(uri)
+        conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                    lambda c, d, e, det, o: events.append((d.name(), e, det)),
+                                    None)
+        conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
+                                    lambda c, d, o: events.append((d.name(), "reboot")), None)
+
+        disk = os.path.join(root, "g1.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+        dom = conn.defineXML(guestlib.domain_xml("g1", disk=disk))
+        dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+        with guestlib.SerialReader(pty_of(dom)) as serial:
+            dom.resume()
+            try:
+                serial.wait_for(guestlib.READY, timeout)
+                check(True, "the guest boots and says it is ready")
+            except TimeoutError:
+                check(False, "the guest boots and says it is ready", serial.lines[-10:])
+                return finish()
+            r = virsh("reboot", "g1")
+            check(r.returncode == 0, "virsh reboot", r.stderr)
+            try:
+                serial.wait_for(guestlib.READY, timeout)
+                ok = True
+            except TimeoutError:
+                ok = False
+            check(ok and state("g1") == "running (booted)" or ok and
+                  state("g1").startswith("running"),
+                  "after virsh reboot the guest boots again and keeps running",
+                  (state("g1"), serial.lines[-5:]))
+
+            r = virsh("shutdown", "g1")
+            check(r.returncode == 0, "virsh shutdown", r.stderr)
+            for _ in range(int(timeout * 10)):
+                if state("g1").startswith("shut off"):
+                    break
+                time.sleep(0.1)
+            check(state("g1") == "shut off (shutdown)", "the guest powers off: shut off (shutdown)",
+                  state("g1"))
+        time.sleep(0.5)
+        E = libvirt
+        want = [("g1", E.VIR_DOMAIN_EVENT_DEFINED, E.VIR_DOMAIN_EVENT_DEFINED_ADDED),
+                ("g1", E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+                ("g1", E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
+                ("g1", E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
+                ("g1", E.VIR_DOMAIN_EVENT_SHUTDOWN, E.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST),
+                ("g1", E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN)]
+        # every QEMU RESET is one REBOOT event, as in libvirt: ours, and the
+        # firmware's own reset as it boots again
+        lifecycle = [e for e in events if e[1] != "reboot"]
+        reboots = [i for i, e in enumerate(events) if e[1] == "reboot"]
+        check(lifecycle == want, "lifecycle events once each: no suspend/resume for the fake "
+              "reboot, then SHUTDOWN (guest) and STOPPED (shutdown)", events)
+        check(reboots and events.index(("g1", E.VIR_DOMAIN_EVENT_SHUTDOWN,
+                                        E.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST)) > reboots[-1],
+              "REBOOT events after virsh reboot, before the shutdown", events)
+
+        # a guest that reboots by itself
+        events.clear()
+        xml = guestlib.domain_xml("g2", disk=disk, cmdline_text=guestlib.cmdline(reboot=True))
+        dom2 = conn.createXML(xml, libvirt.VIR_DOMAIN_START_PAUSED)
+        with guestlib.SerialReader(pty_of(dom2)) as serial:
+            dom2.resume()
+            try:
+                serial.wait_for(guestlib.REBOOTING, timeout)
+                serial.wait_for(guestlib.READY, timeout)
+                ok = True
+            except TimeoutError:
+                ok = False
+            time.sleep(0.5)
+            check(ok and ("g2", "reboot") in events and state("g2").startswith("running"),
+                  "a guest-initiated reboot: REBOOT event, still running",
+                  (events, serial.lines[-5:]))
+        dom2.destroy()
+        conn.close()
+        stop.set()
+    finally:
+        stop_daemons(proxy, root)
+        for p in subprocess.run(["pgrep", "-f", "qemu-system.*%s" % root], capture_output=True,
+                                text=True).stdout.split():
+            os.kill(int(p), signal.SIGKILL)
+        log.close()
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
