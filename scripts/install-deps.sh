@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
     # build
     gcc meson ninja-build pkg-config python3
-    libglib2.0-dev libxml2-dev libjson-c-dev libgnutls28-dev libsystemd-dev libcap-ng-dev
+    libglib2.0-dev libxml2-dev libjson-c-dev libgnutls28-dev libcap-ng-dev
     # run: real QEMU and qemu-img
     qemu-system-x86 qemu-utils
     # test: Debian's stock clients, systemd tools, XML tools, process tools
