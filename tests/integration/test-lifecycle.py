@@ -332,6 +332,34 @@ def main():
         c1.close()
         c2.close()
 
+        # autostart: once per host boot, not on every start of virtqemud
+        fa = xmlfile("auto1", DOMAIN % {"type": ACCEL, "name": "auto1", "disk": disk("auto1")})
+        virsh("define", fa)
+        virsh("autostart", "auto1")
+        marker = os.path.join(run, "autostarted")
+
+        def restart_qemud():
+            qpid = int(open(os.path.join(root, "run", "virtqemud.pid")).read())
+            os.kill(qpid, signal.SIGKILL)
+            time.sleep(0.3)
+
+        restart_qemud()
+        os.unlink(marker)          # as after a host reboot
+        virsh("list")
+        for _ in range(100):
+            if state("auto1").startswith("running"):
+                break
+            time.sleep(0.1)
+        check(state("auto1") == "running (booted)",
+              "after a host reboot, virtqemud starts the autostart domain", state("auto1"))
+        virsh("destroy", "auto1")
+        restart_qemud()
+        virsh("list")
+        time.sleep(1.0)
+        check(state("auto1").startswith("shut off"),
+              "a later start of virtqemud in the same boot does not start it again",
+              state("auto1"))
+
         lc.close()
         stop.set()
     finally:
