@@ -125,6 +125,25 @@ bj_side_locked(QemuDomain *dom, const char *id)
     return side;
 }
 
+/* Forget the side data of every job of @dom (QEMU is gone). */
+static void
+bj_side_remove_all(QemuDomain *dom)
+{
+    g_autofree char *prefix = g_strdup_printf("%p/", (void *)dom);
+    GHashTableIter iter;
+    gpointer key;
+
+    g_mutex_lock(&bj_side_lock);
+    if (bj_sides) {
+        g_hash_table_iter_init(&iter, bj_sides);
+        while (g_hash_table_iter_next(&iter, &key, NULL)) {
+            if (g_str_has_prefix(key, prefix))
+                g_hash_table_iter_remove(&iter);
+        }
+    }
+    g_mutex_unlock(&bj_side_lock);
+}
+
 static void
 bj_side_remove(QemuDomain *dom, const char *id)
 {
@@ -1023,7 +1042,9 @@ bj_finish(QemuDomain *dom, const char *id)
         config_changed = bj_update_persistent_locked(dom, job->disk, old_path, disk);
     }
     g_mutex_unlock(&dom->lock);
-    bj_save(dom);
+    /* the definition first: the status file saved with 'processed' next
+     * is what says the end is applied (a restart before it redoes this
+     * function, which finds the chain already changed and changes nothing) */
     if (config_changed) {
         g_autoptr(GError) error = NULL;
 
@@ -1406,7 +1427,6 @@ qemu_blockjob_domain_stopped_locked(QemuDomain *dom)
 
         switch (job->state) {
         case BLOCKJOB_STATE_REPORTED:
-            bj_side_remove(dom, job->id);
             continue;
         case BLOCKJOB_STATE_CONCLUDED:
         case BLOCKJOB_STATE_PROCESSED:
@@ -1424,29 +1444,20 @@ qemu_blockjob_domain_stopped_locked(QemuDomain *dom)
             break;
         }
         g_info("domain '%s': QEMU ended during block job '%s'", dom->def->name, job->id);
-        if (job->state == BLOCKJOB_STATE_NEW) {
-            bj_side_remove(dom, job->id);
+        if (job->state == BLOCKJOB_STATE_NEW)
             continue;
-        }
         item = bj_item_new(BJ_ITEM_EMIT, dom, job->id);
         item->dst = g_strdup(job->disk);
         item->path = disk ? g_strdup(disk->src->path) : NULL;
         item->type = job->type;
         item->status = status;
         bj_push(item);
-        g_mutex_lock(&bj_side_lock);
-        {
-            BjSide *side = bj_side_locked(dom, job->id);
-
-            side->ended = true;
-            side->outcome = status;
-        }
-        g_mutex_unlock(&bj_side_lock);
         if (disk)
             g_clear_pointer(&disk->mirror, conf_storage_source_free);
     }
     if (dom->blockjobs)
         g_ptr_array_set_size(dom->blockjobs, 0);
+    bj_side_remove_all(dom);
 }
 
 bool
@@ -1582,6 +1593,32 @@ bj_begin(const RemoteNonnullDomain *ref, const char *api, GError **error)
     return g_steal_pointer(&dom);
 }
 
+/* A job whose end is already applied and reported (the user sees no job
+ * any more) keeps its record until QEMU's job is dismissed: a new job on
+ * @path waits for that, a little while. */
+static void
+bj_wait_ended(QemuDomain *dom, const char *path)
+{
+    for (int i = 0; i < 5000000 / BJ_WAIT_POLL_US; i++) {
+        bool busy = false;
+
+        g_mutex_lock(&dom->lock);
+        {
+            ConfDomainDiskDef *disk = dom->live && path ? conf_domain_find_disk(dom->live, path)
+                                                        : NULL;
+            BlockJob *job = disk ? bj_find_disk_locked(dom, disk->dst) : NULL;
+
+            busy = job && (job->state == BLOCKJOB_STATE_PROCESSED ||
+                           job->state == BLOCKJOB_STATE_REPORTED ||
+                           job->state == BLOCKJOB_STATE_CONCLUDED);
+        }
+        g_mutex_unlock(&dom->lock);
+        if (!busy)
+            return;
+        g_usleep(BJ_WAIT_POLL_US);
+    }
+}
+
 static void
 bj_end(QemuDomain *dom)
 {
@@ -1607,6 +1644,7 @@ bj_commit(RpcServerCall *call, const RemoteDomainBlockCommitArgs *args, GError *
         return false;
     if (!(dom = bj_begin(&args->dom, "virDomainBlockCommit", error)))
         return false;
+    bj_wait_ended(dom, args->disk);
     g_mutex_lock(&dom->lock);
     running = dom->id >= 0 && dom->live;
     g_mutex_unlock(&dom->lock);
@@ -1849,6 +1887,7 @@ bj_copy(const RemoteNonnullDomain *ref, const char *path, BjDest *dest,
 
     if (!(dom = bj_begin(ref, "virDomainBlockCopy", error)))
         return false;
+    bj_wait_ended(dom, path);
     g_mutex_lock(&dom->lock);
     {
         ConfDomainDiskDef *disk = NULL;
@@ -2034,6 +2073,7 @@ bj_pull_start(const RemoteNonnullDomain *ref, const char *path, const char *base
 
     if (!(dom = bj_begin(ref, "virDomainBlockPull", error)))
         return false;
+    bj_wait_ended(dom, path);
     g_mutex_lock(&dom->lock);
     {
         ConfDomainDiskDef *disk = NULL;
@@ -2270,16 +2310,22 @@ bj_abort(RpcServerCall *call, const RemoteDomainBlockJobAbortArgs *args, GError 
                 /* the definition updated, the event sent, the record gone:
                  * a new job may start on the disk at once */
                 gone = !job;
+                if (gone && dom->id < 0) {
+                    /* QEMU ended before the job did */
+                    ended = true;
+                    outcome = BLOCKJOB_STATUS_FAILED;
+                }
             }
             g_mutex_unlock(&dom->lock);
             if (gone) {
                 g_mutex_lock(&bj_side_lock);
                 side = bj_side_locked(dom, id);
-                if (side->ended) {
+                if (side->ended && !ended) {
                     ended = true;
                     outcome = side->outcome;
                 }
                 g_mutex_unlock(&bj_side_lock);
+                bj_side_remove(dom, id);
                 if (pivot && ended && outcome != BLOCKJOB_STATUS_COMPLETED) {
                     util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
                                    "operation failed: pivot of disk '%s' failed", dst);
