@@ -13,6 +13,7 @@ Standalone use, for a quick look at one daemon:
 
     /usr/bin/python3 bench/bench.py rate 'qemu+unix:///system?socket=/tmp/b/run/virtproxyd-sock'
     /usr/bin/python3 bench/bench.py rate URI --conns 8 --seconds 5 --call getHostname
+    /usr/bin/python3 bench/bench.py lifecycle URI --image disk.qcow2 [--type qemu]
 """
 
 import argparse
@@ -294,6 +295,23 @@ def _clean_sockets(rundir):
                 pass
 
 
+def _start_activator(sc):
+    """Start @sc's socket activator in a session of its own and wait until
+    it listens; the daemon itself starts on the first connection."""
+    with open(sc["log"], "ab") as lf:
+        proc = subprocess.Popen(sc["cmd"], stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
+                                start_new_session=True)
+    deadline = time.monotonic() + 15
+    while not os.path.exists(sc["socket"]):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _kill_group(proc)
+            raise RuntimeError("%s: the activator did not create %s (see %s)"
+                               % (sc["name"], sc["socket"], sc["log"]))
+        time.sleep(0.005)
+    time.sleep(0.15)      # let it reach epoll_wait; the system settles
+    return proc
+
+
 def measure_activation(sc, runs, warmup, log):
     """Cold starts through systemd-socket-activate: it listens, and on the
     first connection execs the daemon, which gets the socket as fd 3."""
@@ -301,17 +319,8 @@ def measure_activation(sc, runs, warmup, log):
     plan = ["libvirt"] * warmup + ["libvirt"] * runs + ["raw"] * max(3, runs // 2)
     for i, probe in enumerate(plan):
         _clean_sockets(os.path.dirname(sc["socket"]))
-        with open(sc["log"], "ab") as lf:
-            proc = subprocess.Popen(sc["cmd"], stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
-                                    start_new_session=True)
+        proc = _start_activator(sc)
         try:
-            deadline = time.monotonic() + 15
-            while not os.path.exists(sc["socket"]):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("%s: the activator did not create %s (see %s)"
-                                       % (sc["name"], sc["socket"], sc["log"]))
-                time.sleep(0.005)
-            time.sleep(0.15)      # let it reach epoll_wait; the system settles
             if probe == "raw":
                 dt = raw_first_reply(sc["socket"])
             else:
@@ -332,6 +341,219 @@ def measure_activation(sc, runs, warmup, log):
         "raw connect->first reply %.1f ms; warm open+call %.1f ms"
         % (sc["name"], out["libvirt"]["median_ms"], out["libvirt"]["min_ms"],
            out["libvirt"]["max_ms"], out["raw"]["median_ms"], out["warm"]["median_ms"]))
+    return out
+
+
+# ------------------------------------------------------------------ guests (issue 3)
+
+GUEST_XML = """<domain type='{type}'>
+  <name>{name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{image}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+"""
+
+
+def guest_xml(name, image, dtype):
+    """The one guest definition both systems get: 128 MiB, 1 vCPU, one
+    qcow2 disk, no OS (SeaBIOS finds nothing to boot and idles)."""
+    return GUEST_XML.format(type=dtype, name=name, image=image)
+
+
+def _median_ms(v):
+    return {"median_ms": 1e3 * statistics.median(v), "min_ms": 1e3 * min(v),
+            "max_ms": 1e3 * max(v), "n": len(v), "all_ms": [1e3 * x for x in v]}
+
+
+def _rm_tree(path):
+    if not os.path.exists(path):
+        return
+    for root, dirs, files in os.walk(path, topdown=False):
+        for f in files:
+            os.unlink(os.path.join(root, f))
+        for d in dirs:
+            os.rmdir(os.path.join(root, d))
+    os.rmdir(path)
+
+
+def version_first_reply(uri):
+    """libvirt.open() + getVersion() (what `virsh version` needs from the
+    daemon: the hypervisor's version, i.e. QEMU's capabilities)."""
+    t0 = time.perf_counter()
+    conn = libvirt.open(uri)
+    v = conn.getVersion()
+    t1 = time.perf_counter()
+    conn.close()
+    if not v:
+        raise RuntimeError("%s: getVersion() returned %r" % (uri, v))
+    return t1 - t0
+
+
+def measure_version_start(sc, uri, cache_dirs, cold, runs, warmup, log):
+    """Fresh socket-activated daemon(s) each run (as measure_activation),
+    timed from open() to getVersion()'s reply.  @cold: the capabilities
+    cache directories are removed before every run; otherwise they are kept
+    (the warm-up run fills them)."""
+    times = []
+    for i in range(warmup + runs):
+        _clean_sockets(os.path.dirname(sc["socket"]))
+        if cold:
+            for d in cache_dirs:
+                _rm_tree(d)
+        elif i == warmup:
+            missing = [d for d in cache_dirs if not os.path.isdir(d) or not os.listdir(d)]
+            if missing:
+                raise RuntimeError("%s: no capabilities cache after the warm-up in %s"
+                                   % (sc["name"], ", ".join(missing)))
+        proc = _start_activator(sc)
+        try:
+            dt = version_first_reply(uri)
+            if i >= warmup:
+                times.append(dt)
+        finally:
+            _kill_group(proc, sc.get("pidfiles", ()))
+    out = _median_ms(times)
+    log("    %-7s %-5s median %8.1f ms (min %.1f, max %.1f)"
+        % ("cold" if cold else "warm", "", out["median_ms"], out["min_ms"], out["max_ms"]))
+    return out
+
+
+def _wait_running(dom, timeout=30):
+    deadline = time.monotonic() + timeout
+    while dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING:
+        if time.monotonic() > deadline:
+            raise RuntimeError("%s: not running after createXML" % dom.name())
+        time.sleep(0.001)
+
+
+def lifecycle_create_destroy(conn, xml):
+    """createXML of a transient guest until it runs, then destroy() until
+    it is gone: (create seconds, destroy seconds)."""
+    t0 = time.perf_counter()
+    dom = conn.createXML(xml, 0)
+    _wait_running(dom)              # createXML returns a running guest in both; checked
+    t1 = time.perf_counter()
+    dom.destroy()
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1
+
+
+def lifecycle_define(conn, image, dtype, count, prefix, list_calls):
+    """define @count persistent domains, time listAllDomains with them
+    defined, undefine them all: seconds for each part."""
+    xmls = [guest_xml("%s%04d" % (prefix, i), image, dtype) for i in range(count)]
+    doms = []
+    t0 = time.perf_counter()
+    for x in xmls:
+        doms.append(conn.defineXML(x))
+    t_define = time.perf_counter() - t0
+    lists = []
+    for _ in range(list_calls):
+        t = time.perf_counter()
+        got = conn.listAllDomains(0)
+        lists.append(time.perf_counter() - t)
+        n = sum(1 for d in got if d.name().startswith(prefix))
+        if n != count:
+            raise RuntimeError("listAllDomains returned %d of the %d defined" % (n, count))
+    t0 = time.perf_counter()
+    for d in doms:
+        d.undefine()
+    t_undefine = time.perf_counter() - t0
+    return t_define, statistics.median(lists), t_undefine
+
+
+def lifecycle_cleanup(uri, prefix):
+    """Destroy and undefine every domain whose name starts with @prefix."""
+    try:
+        conn = libvirt.open(uri)
+    except libvirt.libvirtError:
+        return 0
+    n = 0
+    for d in conn.listAllDomains(0):
+        if not d.name().startswith(prefix):
+            continue
+        try:
+            if d.isActive():
+                d.destroy()
+        except libvirt.libvirtError:
+            pass
+        try:
+            if d.isPersistent():
+                d.undefine()
+        except libvirt.libvirtError:
+            pass
+        n += 1
+    conn.close()
+    return n
+
+
+def measure_lifecycle(systems, image, dtype, runs, define_count, define_rounds, log):
+    """Interleaved: each run creates and destroys one guest on every system
+    (order alternating), then each define round defines @define_count
+    domains on every system.  Returns per-system lists of seconds."""
+    names = list(systems)
+    conns = {s: libvirt.open(systems[s]) for s in names}
+    res = {s: {"create": [], "destroy": [], "define": [], "list": [], "undefine": []}
+           for s in names}
+    prefix = "bench-lc-"
+    try:
+        for s in names:            # warm-up: caches, first-guest set-up
+            lifecycle_create_destroy(conns[s], guest_xml(prefix + "warm", image, dtype))
+        for i in range(runs):
+            for s in (names if i % 2 == 0 else names[::-1]):
+                c, d = lifecycle_create_destroy(conns[s], guest_xml(prefix + "run", image, dtype))
+                res[s]["create"].append(c)
+                res[s]["destroy"].append(d)
+                log("  %-7s create->running %7.1f ms  destroy %7.1f ms" % (s, 1e3 * c, 1e3 * d))
+        for i in range(define_rounds):
+            for s in (names if i % 2 == 0 else names[::-1]):
+                df, ls, ud = lifecycle_define(conns[s], image, dtype, define_count,
+                                              prefix + "def-", 20)
+                res[s]["define"].append(df)
+                res[s]["list"].append(ls)
+                res[s]["undefine"].append(ud)
+                log("  %-7s define %d %7.0f ms  listAllDomains %6.2f ms  undefine all %7.0f ms"
+                    % (s, define_count, 1e3 * df, 1e3 * ls, 1e3 * ud))
+    finally:
+        for s in names:
+            try:
+                conns[s].close()
+            except libvirt.libvirtError:
+                pass
+            left = lifecycle_cleanup(systems[s], prefix)
+            if left:
+                log("  %s: cleaned up %d leftover domains" % (s, left))
+    return {s: {k: _median_ms(v) for k, v in r.items() if v} for s, r in res.items()}
+
+
+def run_guests(cfg, args, log):
+    """Issue 3's figures: getVersion on a fresh socket-activated daemon
+    (cold and warm capabilities cache, direct and through the proxy), then
+    the lifecycle on the running daemons."""
+    lc = cfg["lifecycle"]
+    out = {"version": {}, "type": lc["type"], "image": lc["image"]}
+    act = {sc["name"]: sc for sc in cfg["activation"]}
+    log("getVersion on a fresh socket-activated daemon (%d runs after 1 warm-up):"
+        % args.lifecycle_runs)
+    for v in lc["version"]:
+        log("  %s, %s (%s)" % (v["system"], v["path"], v["what"]))
+        r = out["version"].setdefault(v["system"], {}).setdefault(v["path"], {"what": v["what"]})
+        for cold in (True, False):
+            r["cold" if cold else "warm"] = measure_version_start(
+                act[v["activation"]], v["uri"], v["caches"], cold, args.lifecycle_runs, 1, log)
+    log("guests (%s, %d create/destroy runs, %d x define %d):"
+        % (lc["type"], args.lifecycle_runs, args.define_rounds, args.define_count))
+    out["guests"] = measure_lifecycle(lc["uris"], lc["image"], lc["type"], args.lifecycle_runs,
+                                      args.define_count, args.define_rounds, log)
     return out
 
 
@@ -408,6 +630,31 @@ def build_report(res, args, started, elapsed):
         add("idle RSS, %s vs libvirtd" % d,
             fmt_kib(m), fmt_kib(lvr), "%.2fx" % (m / lvr), "<= 5 MiB", verdict(m <= 5 * 1024))
 
+    g = res.get("guests")
+    if g:
+        ver = g["version"]
+        for path, where in (("direct", "direct"), ("proxy", "through the proxy")):
+            for phase, limit, cache in (("cold", 150, "no capabilities cache"),
+                                        ("warm", 30, "cache present")):
+                m = ver["modvirt"][path][phase]["median_ms"]
+                l = ver["libvirt"][path][phase]["median_ms"]
+                add("getVersion on a fresh socket-activated daemon, %s, %s, median"
+                    % (cache, where), "%.1f ms" % m, "%.1f ms" % l, "%.2fx" % (m / l),
+                    "<= %d ms" % limit, verdict(m <= limit))
+        gm, gl = g["guests"]["modvirt"], g["guests"]["libvirt"]
+        for key, what, half, limit in (
+                ("create", "createXML -> running (%s guest), median" % g["type"], True, None),
+                ("destroy", "destroy of that guest, median", False, 50),
+                ("define", "define %d domains, median of rounds" % res["define_count"], True, None),
+                ("list", "listAllDomains with %d defined, median" % res["define_count"], True, None)):
+            m, l = gm[key]["median_ms"], gl[key]["median_ms"]
+            fmt = "%.2f ms" if key == "list" else "%.1f ms"
+            if half:
+                add(what, fmt % m, fmt % l, "%.2fx" % (m / l), "<= 0.50x", verdict(m / l <= 0.5))
+            else:
+                add(what, fmt % m, fmt % l, "%.2fx" % (m / l), "<= %d ms" % limit,
+                    verdict(m <= limit))
+
     hdr = ("what", "modvirt", "libvirt", "ratio", "target", "result")
     w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(6)]
     text = ["modvirt vs libvirt %s, %s" % (res["libvirt_version"], started), "",
@@ -445,6 +692,18 @@ def build_report(res, args, started, elapsed):
     for r in rows:
         md.append("| " + " | ".join(str(c) for c in r) + " |")
     md.append("")
+    if g:
+        md.append("Guests (issue 3): getVersion = `libvirt.open()` + `getVersion()` on a daemon "
+                  "started by `systemd-socket-activate` for that connection, median of %d runs "
+                  "after 1 warm-up; *no capabilities cache* = the daemon's QEMU capabilities "
+                  "cache removed before every run. Guests: the same XML (128 MiB, 1 vCPU, one "
+                  "qcow2 disk, no OS, domain type `%s`) and the same image for both, on the "
+                  "running daemons, direct; create/destroy interleaved over %d runs after 1 "
+                  "warm-up guest each; define: %d rounds of %d `defineXML` calls on one "
+                  "connection, listAllDomains median of 20 calls with them defined. See README."
+                  % (res["lifecycle_runs"], g["type"], res["lifecycle_runs"],
+                     res["define_rounds"], res["define_count"]))
+        md.append("")
     md.append("## Proxy cost per round")
     md.append("")
     md.append("| system | connections | 1 - proxy/direct, each round | median |")
@@ -486,6 +745,27 @@ def build_report(res, args, started, elapsed):
             name, a["libvirt"]["median_ms"], a["libvirt"]["min_ms"], a["libvirt"]["max_ms"],
             a["raw"]["median_ms"], a["warm"]["median_ms"], a["libvirt"]["n"], a["raw"]["n"]))
     md.append("")
+    if g:
+        md.append("## Guests (issue 3), every run in ms")
+        md.append("")
+        md.append("| system | what | median | all runs |")
+        md.append("|---|---|---|---|")
+        for system in ("modvirt", "libvirt"):
+            for path in ("direct", "proxy"):
+                v = g["version"][system][path]
+                for phase in ("cold", "warm"):
+                    md.append("| %s | getVersion, fresh daemon, %s cache, %s (%s) | %.1f | %s |" % (
+                        system, "no" if phase == "cold" else "with", path, v["what"],
+                        v[phase]["median_ms"], ", ".join("%.1f" % x for x in v[phase]["all_ms"])))
+            for key, what in (("create", "createXML -> running"), ("destroy", "destroy"),
+                              ("define", "define %d" % res["define_count"]),
+                              ("list", "listAllDomains, %d defined" % res["define_count"]),
+                              ("undefine", "undefine %d (not judged)" % res["define_count"])):
+                v = g["guests"][system].get(key)
+                if v:
+                    md.append("| %s | %s | %.2f | %s |" % (
+                        system, what, v["median_ms"], ", ".join("%.2f" % x for x in v["all_ms"])))
+        md.append("")
     md.append("## Memory (KiB, from /proc/PID/status and smaps_rollup)")
     md.append("")
     md.append("| system | daemon | phase | VmRSS | RssAnon | RssFile | Pss | threads |")
@@ -610,6 +890,12 @@ def run_all(cfg, args):
     for sc in cfg["activation"]:
         res["activation"][sc["name"]] = measure_activation(sc, args.activation_runs, 1, log)
 
+    if cfg.get("lifecycle") and not args.no_guests:
+        res["lifecycle_runs"] = args.lifecycle_runs
+        res["define_count"] = args.define_count
+        res["define_rounds"] = args.define_rounds
+        res["guests"] = run_guests(cfg, args, log)
+
     elapsed = time.monotonic() - t_start
     text, md = build_report(res, args, started, elapsed)
     print()
@@ -642,6 +928,20 @@ def main():
                    help="also measure 8 connections as threads of one process (GIL)")
     a.add_argument("--extra-calls", nargs="*", default=["getHostname", "getInfo"])
 
+    a.add_argument("--lifecycle-runs", type=int, default=7,
+                   help="fresh daemons per getVersion figure, guests created per system")
+    a.add_argument("--define-count", type=int, default=1000)
+    a.add_argument("--define-rounds", type=int, default=3)
+    a.add_argument("--no-guests", action="store_true", help="skip issue 3's guest figures")
+
+    lc = sub.add_parser("lifecycle", help="create/destroy/define/list against one URI")
+    lc.add_argument("uri")
+    lc.add_argument("--image", required=True, help="qcow2 image for the guest's disk")
+    lc.add_argument("--type", default="kvm", help="domain type (kvm or qemu)")
+    lc.add_argument("--runs", type=int, default=5)
+    lc.add_argument("--define-count", type=int, default=1000)
+    lc.add_argument("--define-rounds", type=int, default=1)
+
     r = sub.add_parser("rate", help="calls/s against one URI")
     r.add_argument("uri")
     r.add_argument("--conns", type=int, default=1)
@@ -660,6 +960,13 @@ def main():
         out = measure_rate(args.uri, args.conns, args.seconds, args.warmup, args.call, args.mode,
                            watch, cpus)
         print(json.dumps(out, indent=1))
+        return
+    if args.cmd == "lifecycle":
+        out = measure_lifecycle({"system": args.uri}, os.path.abspath(args.image), args.type,
+                                args.runs, args.define_count, args.define_rounds,
+                                lambda m: print(m, file=sys.stderr, flush=True))
+        print(json.dumps({k: {m: v["median_ms"] for m, v in r.items()} for k, r in out.items()},
+                         indent=1))
         return
     with open(args.config) as f:
         cfg = json.load(f)

@@ -14,6 +14,11 @@
 #   BENCH_NO_README=1     do not rewrite the figures in bench/README.md
 #   BENCH_OUT=FILE        results file (default bench/results-<date>.md)
 #   BENCH_KEEP=1          keep the temporary directory (logs, configs)
+#   BENCH_LC_RUNS=N       fresh daemons per getVersion figure and guests
+#                         created per system (default 7)
+#   BENCH_DEFINE=N        domains defined per define round (default 1000)
+#   BENCH_DEFINE_ROUNDS=N define rounds per system (default 3)
+#   BENCH_DOMAIN_TYPE=T   kvm or qemu (default: kvm if /dev/kvm opens)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +68,16 @@ cleanup() {
     # daemons the modvirt proxy may have spawned itself (embedded mode)
     for f in "$T"/*/run/*.pid; do
         [ -f "$f" ] && p=$(head -n1 "$f") && [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+    done
+    # QEMU processes of the guests (modvirt's outlive their daemon): only
+    # those whose command line names this run's directory, by pid
+    for _ in 1 2; do
+        for f in /proc/[0-9]*/cmdline; do
+            p=${f#/proc/}; p=${p%/cmdline}
+            tr '\0' ' ' < "$f" 2>/dev/null | grep -q "^/usr/bin/qemu-system.*$T/" &&
+                kill -KILL "$p" 2>/dev/null
+        done
+        sleep 0.5
     done
     wait 2>/dev/null
     if [ -n "${BENCH_KEEP:-}" ]; then
@@ -116,9 +131,16 @@ listen_tls = 0
 listen_tcp = 0
 log_outputs = "3:stderr"
 EOF
+    # user/group root: QEMU must open /dev/kvm (0600 root here) and the guest
+    # image under $T (mktemp -d: 0700 root), as modvirt's embedded virtqemud
+    # does running as root.  stdio_handler "file": no virtlogd runs in the
+    # namespace (libvirtd would fail to start guests waiting for its socket).
     cat > "$d/etc/qemu.conf" <<EOF
 # bench: nothing host-specific (no AppArmor profiles)
 security_driver = "none"
+user = "root"
+group = "root"
+stdio_handler = "file"
 EOF
     : > "$d/etc/libvirt.conf"
     if ! getent passwd libvirt-qemu >/dev/null || ! getent group libvirt-qemu >/dev/null; then
@@ -230,6 +252,53 @@ cat > "$T/config.json" <<EOF
 }
 EOF
 
+# ------------------------------------------------------------ guests (issue 3)
+# One qcow2 image and one XML (bench.py guest_xml) for both systems; never
+# two guests at once.  Domain type kvm when /dev/kvm can be opened (the
+# same /dev/kvm serves both systems), else qemu (TCG) for both.
+mkdir -p "$T/img"
+qemu-img create -q -f qcow2 "$T/img/disk.qcow2" 64M
+dtype=${BENCH_DOMAIN_TYPE:-}
+if [ -z "$dtype" ]; then
+    if "$py" -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' 2>/dev/null; then
+        dtype=kvm
+    else
+        dtype=qemu
+    fi
+fi
+lva_sock=$T/act-lv/run/libvirt-sock
+cat > "$T/lifecycle.json" <<EOF
+{
+  "image": "$T/img/disk.qcow2",
+  "type": "$dtype",
+  "uris": {"modvirt": "$(uri "$T/mv/run/virtqemud-sock")", "libvirt": "$(uri "$lv_sock")"},
+  "version": [
+    {"system": "modvirt", "path": "direct", "what": "virtqemud", "activation": "virtqemud",
+     "uri": "$(uri "$T/act-mv/run/virtqemud-sock")",
+     "caches": ["$T/act-mv/lib/cache/qemu"]},
+    {"system": "modvirt", "path": "proxy",
+     "what": "virtproxyd socket-activated, spawns virtqemud",
+     "activation": "virtproxyd+virtqemud",
+     "uri": "$(uri "$T/act-mvp/run/virtproxyd-sock")",
+     "caches": ["$T/act-mvp/lib/cache/qemu"]},
+    {"system": "libvirt", "path": "direct", "what": "libvirtd", "activation": "libvirtd",
+     "uri": "$(uri "$lva_sock")",
+     "caches": ["$T/act-lv/var-up/cache/libvirt/qemu"]},
+    {"system": "libvirt", "path": "proxy",
+     "what": "running proxy-role libvirtd, socket-activated libvirtd behind it",
+     "activation": "libvirtd",
+     "uri": "$(uri "$T/lvp/run/libvirt-sock")&name=qemu%2Bunix%3A%2F%2F%2Fsystem%3Fsocket%3D${lva_sock//\//%2F}",
+     "caches": ["$T/act-lv/var-up/cache/libvirt/qemu"]}
+  ]
+}
+EOF
+"$py" - "$T/config.json" "$T/lifecycle.json" <<'PYEOF'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["lifecycle"] = json.load(open(sys.argv[2]))
+json.dump(cfg, open(sys.argv[1], "w"), indent=1)
+PYEOF
+
 stamp=$(date +%Y-%m-%d)
 readme_arg=(--readme "$here/README.md")
 [ -z "${BENCH_NO_README:-}" ] || readme_arg=()
@@ -237,4 +306,6 @@ say "measuring (takes a few minutes)"
 "$py" "$here/bench.py" all --config "$T/config.json" \
     --seconds "${BENCH_SECONDS:-2.5}" --rounds "${BENCH_ROUNDS:-3}" \
     --activation-runs "${BENCH_ACT_RUNS:-10}" \
+    --lifecycle-runs "${BENCH_LC_RUNS:-7}" --define-count "${BENCH_DEFINE:-1000}" \
+    --define-rounds "${BENCH_DEFINE_ROUNDS:-3}" \
     --threads8 --out "${BENCH_OUT:-$here/results-$stamp.md}" "${readme_arg[@]}"
