@@ -16,11 +16,14 @@ abort, asynchronous abort, set speed and job info, every refusal with its
 libvirt error code and the chain untouched, refusals while a copy mirror
 exists, virsh blockcommit/blockpull/blockcopy/blockjob/domblklist/domblkinfo.
 
-The guests run no OS (no guest writes during the jobs; see the report).
+Most guests run no OS; the last cases boot the test guest (tests/guest),
+which writes numbered records to vda while an active commit, a copy and a
+pull run: every record it acknowledged must be in the final image.
 
 Usage: test-blockjobs.py BUILD_DIR      (prints TAP)
 """
 import os
+import re
 import sys
 import time
 
@@ -597,6 +600,78 @@ def test_virsh():
     check(v, "virsh blockcopy twice and abort: data intact in the disk's image", out)
 
 
+# ------------------------------------------------------------------ guest writes
+
+def test_guest_writes():
+    """The test guest (tests/guest) writes numbered records to vda while an
+    active commit, a copy and a pull run; every record it acknowledged
+    (written O_DIRECT and flushed) must be in the final image, and the
+    layers' own data too."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest"))
+    import guestlib
+    try:
+        guestlib.ensure_built()
+    except Exception as e:  # no guest on this machine: say so, fail nothing else
+        check(False, "the test guest can be built", e)
+        return
+    for label in ("active commit + pivot", "copy + pivot", "pull"):
+        counter[0] += 1
+        name = "bjg%d" % counter[0]
+        d = os.path.join(env.root, name)
+        os.makedirs(d)
+        paths = bjlib.make_chain(d)
+        seed = 1000 + counter[0]
+        xml = guestlib.domain_xml(name, disk=paths[3], cmdline_text=guestlib.cmdline(
+            writer=True, count=200, delay_us=10000, seed=seed), memory_mib=256)
+        dom = env.conn.createXML(xml, L.VIR_DOMAIN_START_PAUSED)
+        pty = re.search(r"<serial type='pty'>\s*<source path='([^']+)'", dom.XMLDesc(0)).group(1)
+        reader = guestlib.SerialReader(pty)
+        dom.resume()
+        started = reader.wait_for(r"MODVIRT-WRITER-START", guestlib.boot_timeout())
+        check(started, "%s: the guest writes" % label, reader.lines[-5:])
+        if not started:
+            stop(dom)
+            continue
+        reader.wait_for(r"MODVIRT-WROTE 20$", 30)
+        env.clear_events()
+        dest = os.path.join(d, "copy.qcow2")
+        if label.startswith("active"):
+            dom.blockCommit("vda", None, None, 0, C_ACTIVE)
+            final_top = paths[0]
+        elif label.startswith("copy"):
+            dom.blockCopy("vda", copy_xml(dest), None, 0)
+            final_top = dest
+        else:
+            dom.blockPull("vda", 0, 0)
+            final_top = paths[3]
+        if not label.startswith("pull"):
+            check(env.wait_event(name, S_READY, 60), "%s: READY while the guest writes" % label)
+            reader.wait_for(r"MODVIRT-WROTE 1[0-9][0-9]$", 30)
+            dom.blockJobAbort("vda", L.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT)
+        check(env.wait_event(name, S_DONE, 60), "%s: COMPLETED while the guest writes" % label)
+        reader.drain(0.05)
+        at_end = guestlib.acked_records(reader.lines)
+        check(20 < at_end < 200, "%s: the job ended between record 20 and 200 (%d)"
+              % (label, at_end))
+        done = reader.wait_for(r"MODVIRT-WRITER-DONE", 60)
+        acked = guestlib.acked_records(reader.lines)
+        during = [l for l in reader.lines if "WRITER-ERROR" in l]
+        check(done and acked == 200 and not during, "%s: the guest wrote its 200 records "
+              "without an I/O error" % label, (acked, during))
+        check(bjlib.live_chain(dom)[0][0] == final_top and bjlib.chain_matches(dom)[0],
+              "%s: chain matches the headers" % label, bjlib.live_chain(dom))
+        reader.close()
+        stop(dom)
+        problems = guestlib.verify_records(final_top, acked, seed=seed)
+        check(problems == [], "%s: every acknowledged record is in %s, byte for byte"
+              % (label, os.path.basename(final_top)), problems[:5])
+        r = run("qemu-io", "-U", "-r", "-f", "qcow2", final_top,
+                *sum([["-c", "read -P %d %d 64k" % (bjlib.pattern(i), i * MiB)]
+                      for i in (1, 2, 3)], []))
+        check(r.returncode == 0 and "fail" not in r.stdout.lower(),
+              "%s: the layers' own data is intact too" % label, r.stdout)
+
+
 def main():
     global env
     env = bjlib.Env("mv-bj-", BUILD)
@@ -610,6 +685,7 @@ def main():
         test_copy()
         test_offline()
         test_virsh()
+        test_guest_writes()
     except Exception as e:  # a crash is a failure, not a silent stop
         import traceback
         check(False, "test run ended by an exception: %r" % e, traceback.format_exc())
