@@ -74,7 +74,7 @@ cleanup() {
     for _ in 1 2; do
         for f in /proc/[0-9]*/cmdline; do
             p=${f#/proc/}; p=${p%/cmdline}
-            tr '\0' ' ' < "$f" 2>/dev/null | grep -q "^/usr/bin/qemu-system.*$T/" &&
+            tr '\0' ' ' 2>/dev/null < "$f" | grep -q "^/usr/bin/qemu-system.*$T/" &&
                 kill -KILL "$p" 2>/dev/null
         done
         sleep 0.5
