@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "util-config.h"
 #include "util-error.h"
 
 #define QEMU_DAC_XATTR "trusted.modvirt.dac"
@@ -36,28 +37,36 @@ qemu_user_clear(QemuUser *user)
     g_clear_pointer(&user->name, g_free);
 }
 
-static char *
-qemu_configured_user(void)
+static bool
+qemu_config_setting(const char *path, int line, const char *key, const char *value,
+                    gpointer data, GError **error)
+{
+    char **user = data;
+
+    if (g_str_equal(key, "user")) {
+        g_free(*user);
+        *user = g_strdup(value);
+    } else {
+        g_warning("%s:%d: unknown setting '%s' ignored", path, line, key);
+    }
+    return true;
+}
+
+/* The configured QEMU user's name, NULL for none. */
+static bool
+qemu_configured_user(char **ret_name, GError **error)
 {
     g_autofree char *conf = g_build_filename(daemon_paths()->configdir, "qemu.conf", NULL);
-    g_autofree char *text = NULL;
-    char *name = NULL;
+    g_autofree char *name = NULL;
 
-    if (g_file_get_contents(conf, &text, NULL, NULL)) {
-        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-        for (size_t i = 0; lines[i]; i++) {
-            g_auto(GStrv) kv = g_strsplit(lines[i], "=", 2);
-            if (kv[0] && kv[1] && g_str_equal(g_strstrip(kv[0]), "user")) {
-                g_free(name);
-                name = g_strdup(g_strstrip(g_strdelimit(kv[1], "\"", ' ')));
-            }
-        }
-    }
+    if (!util_config_read(conf, qemu_config_setting, &name, error))
+        return false;
     if (!name && g_getenv("MODVIRT_QEMU_USER"))
         name = g_strdup(g_getenv("MODVIRT_QEMU_USER"));
     if (!name && !daemon_paths()->root && getpwnam(QEMU_DEFAULT_USER))
         name = g_strdup(QEMU_DEFAULT_USER);
-    return name;
+    *ret_name = g_steal_pointer(&name);
+    return true;
 }
 
 /* Whether @user may open /dev/kvm for reading and writing. */
@@ -81,12 +90,14 @@ qemu_user_can_kvm(const QemuUser *user)
 bool
 qemu_user_for(const ConfDomainDef *def, QemuUser *ret, GError **error)
 {
-    g_autofree char *name = qemu_configured_user();
+    g_autofree char *name = NULL;
     struct passwd *pw;
     int n = 64;
     QemuUser user = { (uid_t)-1, (gid_t)-1, NULL, NULL };
 
     *ret = user;
+    if (!qemu_configured_user(&name, error))
+        return false;
     if (!name || !*name || geteuid() != 0)
         return true;
     if (!(pw = getpwnam(name))) {

@@ -22,6 +22,7 @@
 
 #include "daemon-sd.h"
 #include "modvirt-config.h"
+#include "util-config.h"
 #include "util-error.h"
 
 #define DAEMON_MAX_LISTENERS 16
@@ -140,68 +141,47 @@ daemon_binary_path(const char *name)
 
 /* ------------------------------------------------------------ config */
 
-/* libvirt-style config: "key = value" lines, '#' comments, integers. */
+/* One setting of <configdir>/<daemon>.conf: every one is an integer. */
+static bool
+daemon_config_setting(const char *path, int line, const char *key, const char *val,
+                      gpointer data, GError **error)
+{
+    char *end = NULL;
+    gint64 num;
+
+    errno = 0;
+    num = g_ascii_strtoll(val, &end, 10);
+    if (errno || end == val || *end != '\0' || num < 0 || num > G_MAXINT) {
+        util_error_set(error, VIR_FROM_CONF, VIR_ERR_CONF_SYNTAX,
+                       "%s:%d: '%s' needs a non-negative integer, not '%s'",
+                       path, line, key, val);
+        return false;
+    }
+    if (g_str_equal(key, "max_clients"))
+        daemon_server.limits.max_clients = num;
+    else if (g_str_equal(key, "max_client_requests"))
+        daemon_server.limits.max_client_requests = num;
+    else if (g_str_equal(key, "max_queued_requests"))
+        daemon_server.limits.max_queued_requests = num;
+    else if (g_str_equal(key, "max_message_size"))
+        daemon_server.limits.max_message = num;
+    else if (g_str_equal(key, "max_workers"))
+        daemon_server.limits.max_workers = num;
+    else if (g_str_equal(key, "keepalive_interval"))
+        daemon_server.limits.keepalive_interval = num;
+    else if (g_str_equal(key, "keepalive_count"))
+        daemon_server.limits.keepalive_count = num;
+    else if (g_str_equal(key, "timeout"))
+        daemon_server.limits.timeout = num;
+    else
+        g_warning("%s:%d: unknown setting '%s' ignored", path, line, key);
+    return true;
+}
+
 static bool
 daemon_config_load(const char *path, GError **error)
 {
-    g_autofree char *text = NULL;
-    g_autoptr(GError) local = NULL;
-    g_auto(GStrv) lines = NULL;
-
-    if (!g_file_get_contents(path, &text, NULL, &local)) {
-        if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            return true;
-        util_error_set(error, VIR_FROM_CONF, VIR_ERR_CONF_SYNTAX,
-                       "cannot read configuration file '%s': %s", path, local->message);
-        return false;
-    }
-    lines = g_strsplit(text, "\n", -1);
-    for (int i = 0; lines[i]; i++) {
-        char *line = g_strstrip(lines[i]);
-        char *eq;
-        char *end = NULL;
-        g_autofree char *key = NULL;
-        const char *val;
-        gint64 num;
-
-        if (*line == '#' || *line == '\0')
-            continue;
-        eq = strchr(line, '=');
-        if (!eq) {
-            util_error_set(error, VIR_FROM_CONF, VIR_ERR_CONF_SYNTAX,
-                           "%s:%d: expected 'key = value'", path, i + 1);
-            return false;
-        }
-        key = g_strstrip(g_strndup(line, eq - line));
-        val = g_strstrip(eq + 1);
-        errno = 0;
-        num = g_ascii_strtoll(val, &end, 10);
-        if (errno || end == val || *end != '\0' || num < 0 || num > G_MAXINT) {
-            util_error_set(error, VIR_FROM_CONF, VIR_ERR_CONF_SYNTAX,
-                           "%s:%d: '%s' needs a non-negative integer, not '%s'",
-                           path, i + 1, key, val);
-            return false;
-        }
-        if (g_str_equal(key, "max_clients"))
-            daemon_server.limits.max_clients = num;
-        else if (g_str_equal(key, "max_client_requests"))
-            daemon_server.limits.max_client_requests = num;
-        else if (g_str_equal(key, "max_queued_requests"))
-            daemon_server.limits.max_queued_requests = num;
-        else if (g_str_equal(key, "max_message_size"))
-            daemon_server.limits.max_message = num;
-        else if (g_str_equal(key, "max_workers"))
-            daemon_server.limits.max_workers = num;
-        else if (g_str_equal(key, "keepalive_interval"))
-            daemon_server.limits.keepalive_interval = num;
-        else if (g_str_equal(key, "keepalive_count"))
-            daemon_server.limits.keepalive_count = num;
-        else if (g_str_equal(key, "timeout"))
-            daemon_server.limits.timeout = num;
-        else
-            g_warning("%s:%d: unknown setting '%s' ignored", path, i + 1, key);
-    }
-    return true;
+    return util_config_read(path, daemon_config_setting, NULL, error);
 }
 
 static bool

@@ -123,6 +123,25 @@ def main():
         check(owner(base) == (0, 0) and owner(tops[1]) == (0, 0),
               "the last guest gives the shared backing file back", (owner(base), owner(tops[1])))
 
+        # qemu.conf: a quoted user there wins over the environment; a broken
+        # file stops the start with a clear error and no QEMU
+        qconf = os.path.join(root, "etc", "qemu.conf")
+        with open(qconf, "w") as f:
+            f.write('# QEMU driver\nuser = "root"\n')
+        r = virsh("start", "p1")
+        pid = qemu_pid("p1") if r.returncode == 0 else 0
+        check(r.returncode == 0 and int(status(pid)["Uid"][0]) == 0,
+              "user = \"root\" in qemu.conf wins over MODVIRT_QEMU_USER", r.stderr)
+        virsh("destroy", "p1")
+        with open(qconf, "w") as f:
+            f.write("user modvirt-qemu\n")
+        r = virsh("start", "p1")
+        check(r.returncode != 0 and "qemu.conf:1: expected 'key = value'" in r.stderr
+              and virsh("domstate", "p1").stdout.strip() == "shut off"
+              and owner(tops[0]) == (0, 0),
+              "a broken qemu.conf: a clear error, nothing started, nothing chowned", r.stderr)
+        os.unlink(qconf)
+
         if os.access("/dev/kvm", os.R_OK | os.W_OK):
             kvm = os.stat("/dev/kvm")
             allowed = kvm.st_mode & 0o006 or kvm.st_gid in os.getgrouplist("modvirt-qemu",
