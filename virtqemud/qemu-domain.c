@@ -22,6 +22,7 @@
 #include "qemu-snapshot.h"
 #include "util-error.h"
 #include "util-file.h"
+#include "util-process.h"
 
 /* event details of DEFINED and UNDEFINED */
 #define EVENT_DEFINED_ADDED 0
@@ -1086,7 +1087,7 @@ qemu_get_info(RpcServerCall *call, const RemoteDomainGetInfoArgs *args,
     ret->maxMem = def->memory_kib;
     ret->memory = def->current_memory_kib;
     ret->nrVirtCpu = def->vcpus;
-    ret->cpuTime = dom->pid > 0 ? qemu_process_cpu_time(dom->pid) : 0;
+    ret->cpuTime = dom->pid > 0 ? util_process_cpu_time(dom->pid) : 0;
     return true;
 }
 

@@ -26,7 +26,6 @@
 #include <pwd.h>
 #include <grp.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -57,25 +56,6 @@ static char *
 qemu_status_path(const char *name)
 {
     return g_strdup_printf("%s/%s.xml", qemu_driver_rundir(), name);
-}
-
-guint64
-qemu_process_cpu_time(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-    g_autofree char *text = NULL;
-    unsigned long long utime = 0, stime = 0;
-    const char *p;
-    long ticks = sysconf(_SC_CLK_TCK);
-
-    if (ticks <= 0 || !g_file_get_contents(path, &text, NULL, NULL) ||
-        !(p = strrchr(text, ')')))
-        return 0;
-    /* after ')': state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-               &utime, &stime) != 2)
-        return 0;
-    return (guint64)(utime + stime) * (1000000000ULL / (guint64)ticks);
 }
 
 /* The last few KiB QEMU wrote to its log since @offset, for errors. */

@@ -52,6 +52,3 @@ void qemu_process_reconnect_all(void);
 void qemu_process_autostart_once(void);
 /* At daemon exit: let go of every monitor; guests keep running. */
 void qemu_process_detach_all(void);
-
-/* CPU time used by @pid in nanoseconds, 0 if unknown. */
-guint64 qemu_process_cpu_time(pid_t pid);

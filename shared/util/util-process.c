@@ -217,31 +217,54 @@ util_process_spawn_detached(const char *const *argv, const char *const *envp,
     return true;
 }
 
-bool
-util_process_start_time(pid_t pid, guint64 *ret_start)
+/* The fields of /proc/PID/stat after the command name (which may hold
+ * spaces and ')'), starting at field 3 (the state); NULL if unreadable. */
+static char *
+util_process_stat_fields(pid_t pid)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
     g_autofree char *text = NULL;
     const char *p;
+
+    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL) || !(p = strrchr(text, ')')))
+        return NULL;
+    return g_strdup(p + 1);
+}
+
+bool
+util_process_start_time(pid_t pid, guint64 *ret_start)
+{
+    g_autofree char *fields = util_process_stat_fields(pid);
+    const char *p = fields;
     char state;
     guint64 start = 0;
     int field;
 
-    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+    if (!p || sscanf(p, " %c", &state) != 1 || state == 'Z' || state == 'X')
         return false;
-    /* the command name may hold spaces and ')': skip to the last ')' */
-    p = strrchr(text, ')');
-    if (!p || sscanf(p + 1, " %c", &state) != 1 || state == 'Z' || state == 'X')
-        return false;
-    /* p + 1 is the space before field 3 (state); each step moves to the
-     * space before the next field, up to field 22 (start time) */
-    p++;
+    /* p is the space before field 3; each step moves to the space before
+     * the next field, up to field 22 (start time) */
     for (field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     if (!p || sscanf(p, " %" G_GUINT64_FORMAT, &start) != 1)
         return false;
     *ret_start = start;
     return true;
+}
+
+guint64
+util_process_cpu_time(pid_t pid)
+{
+    g_autofree char *fields = util_process_stat_fields(pid);
+    unsigned long long utime = 0, stime = 0;
+    long ticks = sysconf(_SC_CLK_TCK);
+
+    /* state(3) ... utime(14) stime(15) */
+    if (!fields || ticks <= 0 ||
+        sscanf(fields, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &utime, &stime) != 2)
+        return 0;
+    return (guint64)(utime + stime) * (1000000000ULL / (guint64)ticks);
 }
 
 bool

@@ -36,6 +36,9 @@ bool util_process_spawn_detached(const char *const *argv, const char *const *env
  * there is no such process or it is a zombie. */
 bool util_process_start_time(pid_t pid, guint64 *ret_start);
 
+/* CPU time used by @pid (user + system) in nanoseconds, 0 if unknown. */
+guint64 util_process_cpu_time(pid_t pid);
+
 /* True while @pid runs and (if @start_time != 0) is the same process. */
 bool util_process_is_alive(pid_t pid, guint64 start_time);
 

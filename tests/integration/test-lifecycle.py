@@ -133,6 +133,8 @@ def main():
         info = dict(l.split(":", 1) for l in r.stdout.splitlines() if ":" in l)
         check(info.get("Id", "").strip() not in ("", "-") and info.get("State", "").strip() ==
               "running", "dominfo: an id and state running", r.stdout)
+        check(info.get("CPU time", "").strip().endswith("s"),
+              "dominfo shows the CPU time QEMU used", r.stdout)
         pids = qemu_pids(root)
         check(len(pids) == 1, "one QEMU process runs", pids)
         if pids:
