@@ -1323,53 +1323,68 @@ qemu_snap_select_for(const RemoteNonnullDomain *ref, const char *from_name, unsi
     return g_steal_pointer(&names);
 }
 
+/* How many snapshots a count call selects: the domain's (@from NULL) or
+ * @from's children. */
+static bool
+qemu_snap_count(const RemoteNonnullDomain *ref, const char *from, unsigned int flags,
+                const char *api, gint32 *ret_num, GError **error)
+{
+    g_autoptr(GPtrArray) names = NULL;
+
+    if (!qemu_check_flags(flags, LIST_ALL, api, error) ||
+        !(names = qemu_snap_select_for(ref, from, flags, NULL, error)))
+        return false;
+    *ret_num = (gint32)names->len;
+    return true;
+}
+
+/* The names a list-names call selects, at most @maxnames of them. */
+static bool
+qemu_snap_names(const RemoteNonnullDomain *ref, const char *from, gint32 maxnames,
+                unsigned int flags, const char *api, guint32 *ret_len, RemoteName **ret_val,
+                GError **error)
+{
+    g_autoptr(GPtrArray) names = NULL;
+
+    if (!qemu_check_flags(flags, LIST_ALL, api, error))
+        return false;
+    if (maxnames < 0 || maxnames > SNAP_LIST_MAX) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_RPC,
+                       "maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX");
+        return false;
+    }
+    if (!(names = qemu_snap_select_for(ref, from, flags, NULL, error)))
+        return false;
+    *ret_len = MIN(names->len, (guint)maxnames);
+    *ret_val = g_new0(RemoteName, MAX(*ret_len, 1));
+    for (guint i = 0; i < *ret_len; i++)
+        (*ret_val)[i].name = g_strdup(g_ptr_array_index(names, i));
+    return true;
+}
+
 static bool
 qemu_snapshot_num(RpcServerCall *call, const RemoteDomainSnapshotNumArgs *args,
                   RemoteDomainSnapshotNumRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) names = NULL;
-
-    if (!qemu_check_flags(args->flags, LIST_ALL, "virDomainSnapshotNum", error) ||
-        !(names = qemu_snap_select_for(&args->dom, NULL, args->flags, NULL, error)))
-        return false;
-    ret->num = (gint32)names->len;
-    return true;
+    return qemu_snap_count(&args->dom, NULL, args->flags, "virDomainSnapshotNum", &ret->num,
+                           error);
 }
 
 static bool
 qemu_snapshot_list_names(RpcServerCall *call, const RemoteDomainSnapshotListNamesArgs *args,
                          RemoteDomainSnapshotListNamesRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) names = NULL;
-
-    if (!qemu_check_flags(args->flags, LIST_ALL, "virDomainSnapshotListNames", error))
-        return false;
-    if (args->maxnames < 0 || args->maxnames > SNAP_LIST_MAX) {
-        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_RPC,
-                       "maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX");
-        return false;
-    }
-    if (!(names = qemu_snap_select_for(&args->dom, NULL, args->flags, NULL, error)))
-        return false;
-    ret->names_len = MIN(names->len, (guint)args->maxnames);
-    ret->names_val = g_new0(RemoteName, MAX(ret->names_len, 1));
-    for (guint i = 0; i < ret->names_len; i++)
-        ret->names_val[i].name = g_strdup(g_ptr_array_index(names, i));
-    return true;
+    return qemu_snap_names(&args->dom, NULL, args->maxnames, args->flags,
+                           "virDomainSnapshotListNames", &ret->names_len, &ret->names_val,
+                           error);
 }
 
 static bool
 qemu_snapshot_num_children(RpcServerCall *call, const RemoteDomainSnapshotNumChildrenArgs *args,
                            RemoteDomainSnapshotNumChildrenRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) names = NULL;
-
-    if (!qemu_check_flags(args->flags, LIST_ALL, "virDomainSnapshotNumChildren", error) ||
-        !(names = qemu_snap_select_for(&args->snap.dom, args->snap.name, args->flags, NULL,
-                                       error)))
-        return false;
-    ret->num = (gint32)names->len;
-    return true;
+    return qemu_snap_count(&args->snap.dom, args->snap.name, args->flags,
+                           "virDomainSnapshotNumChildren", &ret->num, error);
 }
 
 static bool
@@ -1377,23 +1392,9 @@ qemu_snapshot_list_children_names(RpcServerCall *call,
                                   const RemoteDomainSnapshotListChildrenNamesArgs *args,
                                   RemoteDomainSnapshotListChildrenNamesRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) names = NULL;
-
-    if (!qemu_check_flags(args->flags, LIST_ALL, "virDomainSnapshotListChildrenNames", error))
-        return false;
-    if (args->maxnames < 0 || args->maxnames > SNAP_LIST_MAX) {
-        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_RPC,
-                       "maxnames > REMOTE_DOMAIN_SNAPSHOT_LIST_MAX");
-        return false;
-    }
-    if (!(names = qemu_snap_select_for(&args->snap.dom, args->snap.name, args->flags, NULL,
-                                       error)))
-        return false;
-    ret->names_len = MIN(names->len, (guint)args->maxnames);
-    ret->names_val = g_new0(RemoteName, MAX(ret->names_len, 1));
-    for (guint i = 0; i < ret->names_len; i++)
-        ret->names_val[i].name = g_strdup(g_ptr_array_index(names, i));
-    return true;
+    return qemu_snap_names(&args->snap.dom, args->snap.name, args->maxnames, args->flags,
+                           "virDomainSnapshotListChildrenNames", &ret->names_len,
+                           &ret->names_val, error);
 }
 
 static bool
