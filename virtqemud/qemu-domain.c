@@ -226,9 +226,9 @@ qemu_domain_remove_if_gone(QemuDomain *dom)
 
 /* The domain a client's reference names: libvirt resolves by UUID. */
 QemuDomain *
-qemu_domain_lookup(const RemoteNonnullDomain *ref, GError **error)
+qemu_domain_find_uuid(const guint8 *uuid)
 {
-    g_autoptr(GBytes) key = qemu_uuid_key(ref->uuid);
+    g_autoptr(GBytes) key = qemu_uuid_key(uuid);
     QemuDomain *dom;
 
     g_rw_lock_reader_lock(&registry.lock);
@@ -236,6 +236,14 @@ qemu_domain_lookup(const RemoteNonnullDomain *ref, GError **error)
     if (dom)
         qemu_domain_ref(dom);
     g_rw_lock_reader_unlock(&registry.lock);
+    return dom;
+}
+
+QemuDomain *
+qemu_domain_lookup(const RemoteNonnullDomain *ref, GError **error)
+{
+    QemuDomain *dom = qemu_domain_find_uuid(ref->uuid);
+
     if (!dom) {
         char uuid[37];
         qemu_uuid_format(ref->uuid, uuid);

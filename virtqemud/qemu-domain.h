@@ -118,6 +118,8 @@ QemuDomain *qemu_domain_ref(QemuDomain *dom);
 void qemu_domain_unref(QemuDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuDomain, qemu_domain_unref)
 
+/* The domain with @uuid (16 bytes), a new reference, or NULL. */
+QemuDomain *qemu_domain_find_uuid(const guint8 *uuid);
 /* The domain a client's reference names (by UUID), a new reference. */
 QemuDomain *qemu_domain_lookup(const RemoteNonnullDomain *ref, GError **error);
 void qemu_domain_make_ref(QemuDomain *dom, RemoteNonnullDomain *ret);

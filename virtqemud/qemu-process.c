@@ -984,19 +984,6 @@ static const QemuMonitorCallbacks qemu_reconnect_callbacks = {
     .eof = qemu_mon_eof,
 };
 
-static QemuDomain *
-qemu_find_by_uuid(const unsigned char *uuid)
-{
-    g_autoptr(GPtrArray) all = qemu_domains_list();
-
-    for (guint i = 0; i < all->len; i++) {
-        QemuDomain *dom = g_ptr_array_index(all, i);
-        if (memcmp(dom->def->uuid, uuid, 16) == 0)
-            return qemu_domain_ref(dom);
-    }
-    return NULL;
-}
-
 static void
 qemu_reconnect_one(const char *path)
 {
@@ -1011,7 +998,7 @@ qemu_reconnect_one(const char *path)
         g_warning("ignoring status file: %s", error->message);
         return;
     }
-    dom = qemu_find_by_uuid(st.live->uuid);
+    dom = qemu_domain_find_uuid(st.live->uuid);
     if (!dom) {
         ConfDomainDef *def = conf_domain_copy(st.live);
         def->id = -1;
