@@ -20,11 +20,8 @@
 
 #include "qemu-command.h"
 #include "util-error.h"
+#include "util-json.h"
 
-#ifndef MODVIRT_JSON_OBJECT_AUTOPTR
-#define MODVIRT_JSON_OBJECT_AUTOPTR
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
-#endif
 
 #define QEMU_NODE_PREFIX "libvirt-"
 

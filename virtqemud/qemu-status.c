@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "util-error.h"
+#include "util-xml.h"
 #include "util-file.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 void
 qemu_status_clear(QemuStatus *status)

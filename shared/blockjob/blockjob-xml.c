@@ -27,8 +27,8 @@
 #include <libxml/parser.h>
 
 #include "util-error.h"
+#include "util-xml.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 /* ------------------------------------------------------------------ */
 /* format                                                              */

@@ -11,10 +11,9 @@
 #include <libxml/xmlwriter.h>
 
 #include "util-error.h"
+#include "util-xml.h"
 #include "util-host.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlTextWriter, xmlFreeTextWriter)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlBuffer, xmlBufferFree)
 
 typedef struct {
     char *name;

@@ -21,11 +21,8 @@
 
 #include "modvirt-config.h"
 #include "util-error.h"
+#include "util-xml.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlRelaxNGParserCtxt, xmlRelaxNGFreeParserCtxt)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlRelaxNGValidCtxt, xmlRelaxNGFreeValidCtxt)
 
 #define CONF_DOMAIN_MAX_VCPUS 16384
 #define CONF_DOMAIN_MAX_MEMORY_BYTES ((unsigned long long)LLONG_MAX)

@@ -19,20 +19,11 @@
 #include <libxml/tree.h>
 
 #include "util-error.h"
+#include "util-xml.h"
 
 #define SNAP_ERR VIR_FROM_DOMAIN_SNAPSHOT
 #define SNAP_SCHEMA_FILE "domainsnapshot.rng"
 
-typedef xmlDoc SnapXmlDoc;
-typedef xmlParserCtxt SnapXmlParser;
-typedef xmlRelaxNGParserCtxt SnapRngParser;
-typedef xmlRelaxNGValidCtxt SnapRngValid;
-typedef xmlBuffer SnapXmlBuffer;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SnapXmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SnapXmlParser, xmlFreeParserCtxt)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SnapRngParser, xmlRelaxNGFreeParserCtxt)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SnapRngValid, xmlRelaxNGFreeValidCtxt)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SnapXmlBuffer, xmlBufferFree)
 
 static const char *const snap_location_names[] = {
     [CONF_SNAPSHOT_LOCATION_DEFAULT] = "default",
@@ -364,7 +355,7 @@ snap_parse_disk(const xmlNode *node, ConfSnapshotDiskDef *disk, GError **error)
 static ConfDomainDef *
 snap_parse_domain(const xmlNode *node, GError **error)
 {
-    g_autoptr(SnapXmlBuffer) buf = xmlBufferCreate();
+    g_autoptr(xmlBuffer) buf = xmlBufferCreate();
     xmlNode *copy = xmlCopyNode((xmlNode *)node, 1);
     ConfDomainDef *dom = NULL;
 
@@ -658,8 +649,8 @@ snap_validate(xmlDoc *doc, GError **error)
 {
     g_autofree char *path = conf_snapshot_schema_path();
     g_autoptr(GString) msgs = g_string_new(NULL);
-    g_autoptr(SnapRngParser) pctxt = NULL;
-    g_autoptr(SnapRngValid) vctxt = NULL;
+    g_autoptr(xmlRelaxNGParserCtxt) pctxt = NULL;
+    g_autoptr(xmlRelaxNGValidCtxt) vctxt = NULL;
     xmlRelaxNGPtr schema = NULL;
     bool ok = false;
 
@@ -709,8 +700,8 @@ snap_depth(const xmlNode *node, int limit)
 ConfSnapshotDef *
 conf_snapshot_parse(const char *xml, unsigned int flags, bool *ret_current, GError **error)
 {
-    g_autoptr(SnapXmlParser) ctxt = NULL;
-    g_autoptr(SnapXmlDoc) doc = NULL;
+    g_autoptr(xmlParserCtxt) ctxt = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
     const xmlNode *root = NULL;
     size_t len = 0;
 

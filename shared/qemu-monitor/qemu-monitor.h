@@ -57,13 +57,8 @@
 #include <json-c/json.h>
 
 #include "util-error.h"
+#include "util-json.h"
 
-/* shared/util is to provide this one day (STYLE.md section 4); whichever
- * header comes first defines it. */
-#ifndef MODVIRT_JSON_OBJECT_AUTOPTR
-#define MODVIRT_JSON_OBJECT_AUTOPTR
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
-#endif
 
 /* Longest line accepted from QEMU, newline excluded. */
 #define QEMU_MONITOR_MAX_LINE (16 * 1024 * 1024)

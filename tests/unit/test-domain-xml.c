@@ -30,9 +30,7 @@
 #include "conf-domain.h"
 #include "util-error.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlRelaxNGParserCtxt, xmlRelaxNGFreeParserCtxt)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlRelaxNGValidCtxt, xmlRelaxNGFreeValidCtxt)
+#include "util-xml.h"
 
 #define DATA_DIR MODVIRT_SRCDIR "/tests/data/domain"
 #define SCHEMA MODVIRT_SRCDIR "/shared/conf/schemas/domain.rng"

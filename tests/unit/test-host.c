@@ -26,9 +26,7 @@
 #include "util-error.h"
 #include "util-host.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathContext, xmlXPathFreeContext)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathObject, xmlXPathFreeObject)
+#include "util-xml.h"
 
 #define CAPABILITY_RNG "/usr/share/libvirt/schemas/capability.rng"
 

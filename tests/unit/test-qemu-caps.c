@@ -24,11 +24,8 @@
 
 #include "qemu-caps.h"
 #include "util-error.h"
+#include "util-json.h"
 
-#ifndef MODVIRT_JSON_OBJECT_AUTOPTR
-#define MODVIRT_JSON_OBJECT_AUTOPTR
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
-#endif
 
 #define QEMU_BINARY "/usr/bin/qemu-system-x86_64"
 #define CANNED MODVIRT_SRCDIR "/tests/data/qemucaps/qemu-7.2-x86_64.json"

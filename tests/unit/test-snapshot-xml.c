@@ -27,9 +27,7 @@
 #include "conf-snapshot.h"
 #include "util-error.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlRelaxNGParserCtxt, xmlRelaxNGFreeParserCtxt)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlRelaxNGValidCtxt, xmlRelaxNGFreeValidCtxt)
+#include "util-xml.h"
 
 #define DATA_DIR MODVIRT_SRCDIR "/tests/data/snapshot"
 #define SCHEMA MODVIRT_SRCDIR "/shared/conf/schemas/domainsnapshot.rng"
