@@ -4,16 +4,17 @@ virtproxyd, backing chains made by qemu-img with distinct data per layer
 the live XML chain with `qemu-img info --backing-chain`."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 import libvirt  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from taplib import Embedded, start_event_loop  # noqa: E402
 
 MiB = 1 << 20
 LAYERS = ["base", "snap1", "snap2", "active"]
@@ -44,34 +45,17 @@ def run(*args, **kw):
     return subprocess.run(list(args), capture_output=True, text=True, **kw)
 
 
-class Env:
+class Env(Embedded):
     """virtproxyd in embedded mode under a fresh root, a libvirt connection
     with BLOCK_JOB and BLOCK_JOB_2 callbacks recording every event."""
 
     def __init__(self, prefix, build):
-        self.build = build
-        self.root = tempfile.mkdtemp(prefix=prefix)
-        self.sock = os.path.join(self.root, "run", "virtproxyd-sock")
-        self.uri = "qemu+unix:///system?socket=" + self.sock
-        self.proxy = None
+        super().__init__(build, prefix, timeout=300)
         self.events = []
         self.lock = threading.Lock()
         self.conn = None
-        self.start_proxy()
-        libvirt.virEventRegisterDefaultImpl()
-        threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl()
-                                         for _ in iter(int, 1)], daemon=True).start()
+        start_event_loop()
         self.connect()
-
-    def start_proxy(self):
-        log = open(os.path.join(self.root, "proxy.log"), "a")
-        self.proxy = subprocess.Popen([os.path.join(self.build, "proxyd", "virtproxyd"),
-                                       "--root", self.root, "--timeout", "300"],
-                                      stdout=log, stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(self.sock):
-                return
-            time.sleep(0.05)
 
     def connect(self):
         self.conn = libvirt.open(self.uri)
@@ -103,15 +87,6 @@ class Env:
             time.sleep(0.05)
         return False
 
-    def virsh(self, *args, timeout=120):
-        return run("virsh", "-c", self.uri, *args, timeout=timeout)
-
-    def qemud_pid(self):
-        try:
-            return int(open(os.path.join(self.root, "run", "virtqemud.pid")).read())
-        except (OSError, ValueError):
-            return None
-
     def stop(self):
         try:
             for dom in self.conn.listAllDomains():
@@ -119,16 +94,7 @@ class Env:
                     dom.destroy()
         except libvirt.libvirtError:
             pass
-        self.proxy.send_signal(signal.SIGTERM)
-        try:
-            self.proxy.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proxy.kill()
-        for pid in run("pgrep", "-f", "--", "--root %s( |$)" % self.root).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        super().stop()
 
 
 def make_chain(directory, base_dir="", extra=0, extra_layer=0):

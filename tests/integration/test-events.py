@@ -13,21 +13,17 @@ reports (ours, and the firmware's own at boot) is one REBOOT event.
 Usage: test-events.py BUILD_DIR      (prints TAP)
 """
 import os
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "guest"))
 import guestlib  # noqa: E402
-from taplib import check, finish, stop_daemons  # noqa: E402
+from taplib import Embedded, check, finish, start_event_loop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 import libvirt  # noqa: E402
 
@@ -38,17 +34,12 @@ def main():
     except Exception as e:   # noqa: BLE001 - any failure to build is reported
         check(False, "the test guest builds (tests/guest/build-guest.sh)", e)
         return finish()
-    root = tempfile.mkdtemp(prefix="mv-events-")
-    log = open(os.path.join(root, "proxy.log"), "w")
-    proxy = subprocess.Popen([PROXY, "--root", root, "--timeout", "120"], stdout=log,
-                             stderr=subprocess.STDOUT)
-    sock = os.path.join(root, "run", "virtproxyd-sock")
-    uri = "qemu+unix:///system?socket=" + sock
+    emb = Embedded(BUILD, "mv-events-")
+    root, uri = emb.root, emb.uri
     timeout = guestlib.boot_timeout()
 
     def virsh(*args):
-        return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True,
-                              text=True, timeout=60)
+        return emb.virsh(*args, timeout=60)
 
     def state(name):
         return virsh("domstate", "--reason", name).stdout.strip()
@@ -58,15 +49,7 @@ def main():
         return xml.split("<source path='", 1)[1].split("'", 1)[0]
 
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
-        libvirt.virEventRegisterDefaultImpl()
-        stop = threading.Event()
-        threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl()
-                                         for _ in iter(stop.is_set, True)],
-                         daemon=True).start()
+        start_event_loop()
         events = []
         conn = libvirt.open(uri)
         conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -143,13 +126,8 @@ def main():
                   (events, serial.lines[-5:]))
         dom2.destroy()
         conn.close()
-        stop.set()
     finally:
-        stop_daemons(proxy, root)
-        for p in subprocess.run(["pgrep", "-f", "qemu-system.*%s" % root], capture_output=True,
-                                text=True).stdout.split():
-            os.kill(int(p), signal.SIGKILL)
-        log.close()
+        emb.stop()
     return finish()
 
 

@@ -19,16 +19,14 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import taplib  # noqa: E402
-from taplib import check, finish, stop_daemons  # noqa: E402
+from taplib import Embedded, check, finish, qemu_pids, start_event_loop  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
 sys.path.insert(0, "/usr/lib/python3/dist-packages")
 import libvirt  # noqa: E402
 
@@ -52,13 +50,6 @@ DOMAIN = """<domain type='%(type)s'>
 ACCEL = "kvm" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "qemu"
 
 
-def qemu_pids(root):
-    """QEMU processes started for this test's root (their command line names it)."""
-    out = subprocess.run(["pgrep", "-f", "qemu-system.*%s" % root], capture_output=True,
-                         text=True).stdout.split()
-    return sorted(int(p) for p in out)
-
-
 def proc_status(pid):
     fields = {}
     with open("/proc/%d/status" % pid) as f:
@@ -69,13 +60,8 @@ def proc_status(pid):
 
 
 def main():
-    root = tempfile.mkdtemp(prefix="mv-life-")
-    log = open(os.path.join(root, "proxy.log"), "w")
-    env = dict(os.environ, MODVIRT_QEMU_JOB_WAIT_MS="1500")
-    proxy = subprocess.Popen([PROXY, "--root", root, "--timeout", "120"], stdout=log,
-                             stderr=subprocess.STDOUT, env=env)
-    sock = os.path.join(root, "run", "virtproxyd-sock")
-    uri = "qemu+unix:///system?socket=" + sock
+    emb = Embedded(BUILD, "mv-life-", env=dict(os.environ, MODVIRT_QEMU_JOB_WAIT_MS="1500"))
+    root, uri = emb.root, emb.uri
     run = os.path.join(root, "run", "qemu")
 
     def disk(name):
@@ -84,8 +70,7 @@ def main():
         return path
 
     def virsh(*args):
-        return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True,
-                              text=True, timeout=60)
+        return emb.virsh(*args, timeout=60)
 
     def xmlfile(name, text):
         path = os.path.join(root, name + ".xml")
@@ -101,16 +86,7 @@ def main():
         return int(text.split("pid='", 1)[1].split("'", 1)[0])
 
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
-
-        libvirt.virEventRegisterDefaultImpl()
-        stop = threading.Event()
-        threading.Thread(target=lambda: [libvirt.virEventRunDefaultImpl()
-                                         for _ in iter(stop.is_set, True)],
-                         daemon=True).start()
+        start_event_loop()
         events = []
         lc = libvirt.open(uri)
         lc.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -143,7 +119,7 @@ def main():
                   or int(st.get("CapEff", "1"), 16) == 0 and os.geteuid() != 0,
                   "QEMU runs with no capabilities", (st.get("CapEff"), st.get("CapBnd")))
             check(st.get("NoNewPrivs") == "1", "QEMU runs with no_new_privs", st.get("NoNewPrivs"))
-            qd = int(open(os.path.join(root, "run", "virtqemud.pid")).read())
+            qd = emb.qemud_pid()
             check(os.getsid(pids[0]) != os.getsid(qd) and
                   int(proc_status(pids[0]).get("PPid", "0")) != qd,
                   "QEMU is detached (own session, not virtqemud's child)")
@@ -273,7 +249,7 @@ def main():
         virsh("suspend", "vm2")
         ids = {n: virsh("domid", n).stdout.strip() for n in ("vm1", "vm2")}
         before = qemu_pids(root)
-        qpid = int(open(os.path.join(root, "run", "virtqemud.pid")).read())
+        qpid = emb.qemud_pid()
         os.kill(qpid, signal.SIGKILL)
         time.sleep(0.3)
         check(qemu_pids(root) == before and len(before) == 2,
@@ -294,7 +270,7 @@ def main():
         virsh("resume", "vm1")
 
         # a guest that dies while virtqemud is away
-        qpid = int(open(os.path.join(root, "run", "virtqemud.pid")).read())
+        qpid = emb.qemud_pid()
         os.kill(qpid, signal.SIGKILL)
         vm2pid = status_pid("vm2")
         os.kill(vm2pid, signal.SIGKILL)
@@ -341,7 +317,7 @@ def main():
         marker = os.path.join(run, "autostarted")
 
         def restart_qemud():
-            qpid = int(open(os.path.join(root, "run", "virtqemud.pid")).read())
+            qpid = emb.qemud_pid()
             os.kill(qpid, signal.SIGKILL)
             time.sleep(0.3)
 
@@ -363,12 +339,8 @@ def main():
               state("auto1"))
 
         lc.close()
-        stop.set()
     finally:
-        stop_daemons(proxy, root)
-        for pid in qemu_pids(root):
-            os.kill(pid, signal.SIGKILL)
-        log.close()
+        emb.stop()
     check(qemu_pids(root) == [], "no stray QEMU process")
     return finish()
 

@@ -13,18 +13,14 @@ Usage: test-privileges.py BUILD_DIR      (prints TAP)
 """
 import os
 import pwd
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import taplib  # noqa: E402
-from taplib import check, finish, stop_daemons  # noqa: E402
+from taplib import Embedded, check, finish  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-PROXY = os.path.join(BUILD, "proxyd", "virtproxyd")
 
 DOMAIN = """<domain type='%(type)s'>
   <name>%(name)s</name>
@@ -59,19 +55,14 @@ def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root")
         return 0
-    root = tempfile.mkdtemp(prefix="mv-priv-")
-    os.chmod(root, 0o755)
-    log = open(os.path.join(root, "proxy.log"), "w")
-    env = dict(os.environ, MODVIRT_QEMU_USER="modvirt-qemu")
-    proxy = subprocess.Popen([PROXY, "--root", root, "--timeout", "60"], stdout=log,
-                             stderr=subprocess.STDOUT, env=env)
-    sock = os.path.join(root, "run", "virtproxyd-sock")
-    uri = "qemu+unix:///system?socket=" + sock
+    emb = Embedded(BUILD, "mv-priv-", env=dict(os.environ, MODVIRT_QEMU_USER="modvirt-qemu"),
+                   timeout=60)
+    root = emb.root
+    os.chmod(root, 0o755)       # QEMU's user must reach the images in it
     run = os.path.join(root, "run", "qemu")
 
     def virsh(*args):
-        return subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True,
-                              text=True, timeout=60)
+        return emb.virsh(*args, timeout=60)
 
     def qemu_pid(name):
         text = open(os.path.join(run, name + ".xml")).read()
@@ -82,10 +73,6 @@ def main():
         return (st.st_uid, st.st_gid)
 
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
         base = os.path.join(root, "base.qcow2")
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "16M"], check=True)
         tops = []
@@ -165,11 +152,7 @@ def main():
             print("ok %d - KVM guest user # SKIP no /dev/kvm" % (len(taplib.results) + 1))
             taplib.results.append(True)
     finally:
-        stop_daemons(proxy, root)
-        for p in subprocess.run(["pgrep", "-f", "qemu-system.*%s" % root], capture_output=True,
-                                text=True).stdout.split():
-            os.kill(int(p), signal.SIGKILL)
-        log.close()
+        emb.stop()
     return finish()
 
 
