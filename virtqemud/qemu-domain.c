@@ -370,6 +370,9 @@ qemu_emit_lifecycle_replayable(QemuDomain *dom, int event, int detail)
     g_mutex_lock(&qemu_backlog_lock);
     if (!qemu_backlog)
         qemu_backlog = g_ptr_array_new_with_free_func(qemu_backlog_event_free);
+    /* what is older than the window is not replayed any more: drop it */
+    if (g_get_monotonic_time() >= qemu_backlog_until)
+        g_ptr_array_set_size(qemu_backlog, 0);
     g_ptr_array_add(qemu_backlog, ev);
     qemu_backlog_until = g_get_monotonic_time() + QEMU_BACKLOG_SECONDS * G_USEC_PER_SEC;
     g_mutex_unlock(&qemu_backlog_lock);
