@@ -275,6 +275,18 @@ def main():
         vm2pid = status_pid("vm2")
         os.kill(vm2pid, signal.SIGKILL)
         time.sleep(0.3)
+        # the first client starts virtqemud again, then registers: the
+        # STOPPED found while reconnecting still reaches it, once
+        away = []
+        ac = libvirt.open(uri)
+        ac.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                  lambda c, d, e, det, o: away.append((d.name(), e, det)), None)
+        time.sleep(1.0)
+        check(away == [("vm2", libvirt.VIR_DOMAIN_EVENT_STOPPED,
+                        libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)],
+              "the STOPPED event of the guest that died meanwhile reaches a client "
+              "registering after the restart, once", away)
+        ac.close()
         check(state("vm2") == "shut off (crashed)",
               "a guest killed while virtqemud was away: shut off (crashed)", state("vm2"))
         check(state("vm1") == "running (unpaused)", "the other guest still runs", state("vm1"))
