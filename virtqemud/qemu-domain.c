@@ -339,6 +339,7 @@ qemu_send_reboot(DaemonClient *client, const DaemonEventCallback *cb, gpointer d
  * kept for QEMU_BACKLOG_SECONDS and replayed to every lifecycle callback
  * registered in that time. */
 #define QEMU_BACKLOG_SECONDS 60
+#define QEMU_REPLAY_DELAY_MS 250
 
 typedef struct {
     RemoteNonnullDomain dom;
@@ -416,7 +417,7 @@ qemu_event_register(RpcServerCall *call, const RemoteConnectDomainEventCallbackR
                     RemoteConnectDomainEventCallbackRegisterAnyRet *ret, GError **error)
 {
     QemuReplay *r;
-    GSource *idle;
+    GSource *later;
     bool pending;
 
     if (!daemon_common_ops.connect_domain_event_callback_register_any(call, args, ret, error))
@@ -426,7 +427,9 @@ qemu_event_register(RpcServerCall *call, const RemoteConnectDomainEventCallbackR
     g_mutex_unlock(&qemu_backlog_lock);
     if (!pending || args->eventID != DOMAIN_EVENT_ID_LIFECYCLE)
         return true;
-    /* after the reply, so the client knows the callback id */
+    /* well after the reply: libvirt's client library stores the callback
+     * id only once the reply is back in the calling thread, and drops
+     * events that arrive for an id it does not know yet */
     r = g_new0(QemuReplay, 1);
     r->client = daemon_client_ref(daemon_call_client(call));
     r->callback_id = ret->callbackID;
@@ -434,11 +437,10 @@ qemu_event_register(RpcServerCall *call, const RemoteConnectDomainEventCallbackR
         r->has_filter = true;
         memcpy(r->uuid, args->dom->uuid, 16);
     }
-    idle = g_idle_source_new();
-    g_source_set_priority(idle, G_PRIORITY_LOW);
-    g_source_set_callback(idle, qemu_replay_backlog, r, NULL);
-    g_source_attach(idle, daemon_main_context());
-    g_source_unref(idle);
+    later = g_timeout_source_new(QEMU_REPLAY_DELAY_MS);
+    g_source_set_callback(later, qemu_replay_backlog, r, NULL);
+    g_source_attach(later, daemon_main_context());
+    g_source_unref(later);
     return true;
 }
 

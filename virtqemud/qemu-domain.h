@@ -94,6 +94,7 @@ struct _QemuDomain {
     int stop_reason;           /* why we expect QEMU to end (QEMU_SHUTOFF_*), -1: not expected */
     bool guest_shutdown;       /* QEMU reported SHUTDOWN */
     bool fake_reboot;          /* a reboot was asked: reset on SHUTDOWN instead of stopping */
+    bool reconnecting;         /* found again after a restart, run state not synced yet */
     int resetting;             /* fake reboot under way: 1 reset sent, 2 RESET seen; 0 none */
     int pause_reason;          /* reason for the next STOP event we caused */
 

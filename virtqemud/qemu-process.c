@@ -214,6 +214,10 @@ qemu_process_ended_full(QemuDomain *dom, int default_reason, bool replay)
     bool did;
 
     g_mutex_lock(&dom->lock);
+    /* a guest that ends before its reconnection is complete ended, as
+     * far as clients can tell, while virtqemud was away */
+    replay = replay || dom->reconnecting;
+    dom->reconnecting = false;
     if (dom->stop_reason >= 0)
         reason = dom->stop_reason;
     else if (dom->guest_shutdown)
@@ -924,6 +928,7 @@ qemu_reconnect_status_reply(QemuMonitor *mon, json_object *reply, const GError *
     }
     st = json_object_get_string(status);
     g_mutex_lock(&dom->lock);
+    dom->reconnecting = false;
     if (dom->mon == mon) {
         if (g_str_equal(st, "running") && dom->state != QEMU_STATE_RUNNING) {
             dom->state = QEMU_STATE_RUNNING;
@@ -1022,6 +1027,7 @@ qemu_reconnect_one(const char *path)
     dom->guest_shutdown = st.guest_shutdown;
     dom->fake_reboot = st.fake_reboot;
     dom->stop_reason = st.stop_reason;
+    dom->reconnecting = true;
     if (st.extra_xml && !qemu_blockjob_load_status_locked(dom, st.extra_xml, &error)) {
         g_warning("domain '%s': block jobs in '%s' not understood: %s", dom->def->name, path,
                   error->message);
