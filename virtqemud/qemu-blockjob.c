@@ -29,6 +29,7 @@
 #include "conf-storage-chain.h"
 #include "qemu-command.h"
 #include "qemu-process.h"
+#include "qemu-security.h"
 #include "util-error.h"
 #include "util-image.h"
 
@@ -82,6 +83,7 @@ typedef struct {
     guint64 len;
     guint64 speed;
     GPtrArray *leftover_nodes;  /* char *, in deletion order */
+    GPtrArray *leftover_paths;  /* char *: images that left QEMU's chain */
     bool ended;
     BlockJobStatus outcome;
     char *error;
@@ -97,6 +99,8 @@ bj_side_free(gpointer data)
 
     if (side->leftover_nodes)
         g_ptr_array_unref(side->leftover_nodes);
+    if (side->leftover_paths)
+        g_ptr_array_unref(side->leftover_paths);
     g_free(side->error);
     g_free(side);
 }
@@ -120,6 +124,7 @@ bj_side_locked(QemuDomain *dom, const char *id)
     if (!side) {
         side = g_new0(BjSide, 1);
         side->leftover_nodes = g_ptr_array_new_with_free_func(g_free);
+        side->leftover_paths = g_ptr_array_new_with_free_func(g_free);
         g_hash_table_insert(bj_sides, g_steal_pointer(&key), side);
     }
     return side;
@@ -891,6 +896,8 @@ bj_leftover_add(QemuDomain *dom, const char *id, const ConfStorageSource *from,
     g_mutex_lock(&bj_side_lock);
     side = bj_side_locked(dom, id);
     for (const ConfStorageSource *s = from; s && s != stop; s = s->backing) {
+        if (s->path)
+            g_ptr_array_add(side->leftover_paths, g_strdup(s->path));
         if (s->node_name_format)
             g_ptr_array_add(side->leftover_nodes, g_strdup(s->node_name_format));
         if (s->node_name_storage)
@@ -1054,6 +1061,24 @@ bj_finish(QemuDomain *dom, const char *id)
     }
 }
 
+/* @path is still a layer of one of @dom's live chains (a copy aborted
+ * onto an image the disk also uses, say). */
+static bool
+bj_live_uses_path(QemuDomain *dom, const char *path)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+
+    for (guint d = 0; dom->live && d < dom->live->disks->len; d++) {
+        const ConfDomainDiskDef *disk = g_ptr_array_index(dom->live->disks, d);
+
+        for (const ConfStorageSource *s = disk->src; s; s = s->backing) {
+            if (g_strcmp0(s->path, path) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 /* CLEANUP: dismiss, delete the graph nodes that left, unlink DELETE'd
  * files, drop the record. */
 static void
@@ -1062,6 +1087,7 @@ bj_cleanup(QemuDomain *dom, const char *id)
     g_autoptr(QemuMonitor) mon = qemu_domain_get_monitor(dom, NULL);
     g_autoptr(BlockJob) job = NULL;
     g_autoptr(GPtrArray) nodes = NULL;
+    g_autoptr(GPtrArray) paths = NULL;
 
     g_mutex_lock(&dom->lock);
     {
@@ -1078,6 +1104,8 @@ bj_cleanup(QemuDomain *dom, const char *id)
 
         nodes = g_steal_pointer(&side->leftover_nodes);
         side->leftover_nodes = g_ptr_array_new_with_free_func(g_free);
+        paths = g_steal_pointer(&side->leftover_paths);
+        side->leftover_paths = g_ptr_array_new_with_free_func(g_free);
         side->ended = true;
         side->outcome = job->outcome;
         g_free(side->error);
@@ -1101,6 +1129,13 @@ bj_cleanup(QemuDomain *dom, const char *id)
                 g_debug("domain '%s': blockdev-del '%s': %s", dom->def->name,
                         (char *)g_ptr_array_index(nodes, i), del_error->message);
         }
+    }
+    /* the images QEMU no longer opens go back to their owners */
+    for (guint i = 0; paths && i < paths->len; i++) {
+        const char *path = g_ptr_array_index(paths, i);
+
+        if (!bj_live_uses_path(dom, path))
+            qemu_security_restore_path(path);
     }
     if (blockjob_finish_deletes(job)) {
         for (guint i = 0; job->delete_paths && i < job->delete_paths->len; i++) {
@@ -1304,7 +1339,9 @@ qemu_blockjob_handle_event(QemuDomain *dom, const char *name, json_object *data)
 
         id = bj_json_str(data, "device");
         if (g_str_equal(name, "BLOCK_JOB_READY")) {
-            event = BLOCKJOB_EVENT_READY;
+            /* JOB_STATUS_CHANGE 'ready' came first and said it: a second
+             * READY would make a pivot sent in between go out twice */
+            event = BLOCKJOB_EVENT_LAST;
         } else if (g_str_equal(name, "BLOCK_JOB_COMPLETED")) {
             detail = bj_json_str(data, "error");
             event = detail ? BLOCKJOB_EVENT_FAILED : BLOCKJOB_EVENT_COMPLETED;
@@ -1329,7 +1366,7 @@ qemu_blockjob_handle_event(QemuDomain *dom, const char *name, json_object *data)
             g_mutex_unlock(&bj_side_lock);
         }
     }
-    if (!id)
+    if (!id || event == BLOCKJOB_EVENT_LAST)
         return;
     g_debug("domain '%s': QMP %s for job '%s' -> %s", dom->def->name, name, id,
             blockjob_event_to_string(event));
@@ -1626,13 +1663,86 @@ bj_end(QemuDomain *dom)
     qemu_domain_unref(dom);
 }
 
+/* Starts the commit of @top into @base on @name (already resolved by the
+ * API's rules), the caller holding the domain's state-change job and the
+ * domain running; @ret_id: the job's id. */
+static bool
+bj_commit_begun(QemuDomain *dom, const char *name, const char *base_name, const char *top_name,
+                unsigned long long bandwidth, unsigned int flags, char **ret_id, GError **error)
+{
+    g_autoptr(BlockJob) job = NULL;
+    g_autoptr(ConfStorageSource) mirror = NULL;
+    g_autofree char *id = NULL;
+    json_object *qargs = NULL;
+
+    g_mutex_lock(&dom->lock);
+    {
+        ConfDomainDiskDef *disk = NULL;
+        ConfStorageSource *top = NULL;
+        ConfStorageSource *base = NULL;
+        ConfStorageSource *parent = NULL;
+        g_autofree char *backing = NULL;
+
+        if (!bj_require_running_locked(dom, error) ||
+            !(disk = bj_disk(dom->live, name, error)) ||
+            blockjob_check_action(bj_find_disk_locked(dom, disk->dst), disk->dst,
+                                  BLOCKJOB_ACTION_START, error) < 0 ||
+            !qemu_blockjob_resolve_commit(disk, base_name, top_name, flags, &top, &base,
+                                          &parent, error) ||
+            !bj_check_nodes(disk, base, error) ||
+            (parent && !(backing = qemu_blockjob_backing_name(
+                             parent, base, flags & QEMU_COMMIT_RELATIVE, error)))) {
+            g_mutex_unlock(&dom->lock);
+            return false;
+        }
+        job = blockjob_new(parent ? BLOCKJOB_TYPE_COMMIT : BLOCKJOB_TYPE_ACTIVE_COMMIT,
+                           disk->dst, top->node_name_format);
+        job->top_node = g_strdup(top->node_name_format);
+        job->base_node = g_strdup(base->node_name_format);
+        job->top_parent_node = parent ? g_strdup(parent->node_name_format) : NULL;
+        job->backing_name = g_strdup(backing);
+        job->bandwidth = bandwidth;
+        if (flags & QEMU_COMMIT_SHALLOW)
+            job->flags |= BLOCKJOB_FLAG_SHALLOW;
+        if (flags & QEMU_COMMIT_RELATIVE)
+            job->flags |= BLOCKJOB_FLAG_RELATIVE;
+        if (flags & QEMU_COMMIT_DELETE) {
+            job->flags |= BLOCKJOB_FLAG_DELETE;
+            job->delete_paths = g_ptr_array_new_with_free_func(g_free);
+            for (ConfStorageSource *s = top; s && s != base; s = s->backing)
+                g_ptr_array_add(job->delete_paths, g_strdup(s->path));
+        }
+        if (!parent) {
+            mirror = conf_storage_source_new(base->type);
+            mirror->path = g_strdup(base->path);
+            mirror->format = base->format;
+        }
+        id = g_strdup(job->id);
+        qargs = json_object_new_object();
+        json_object_object_add(qargs, "job-id", json_object_new_string(job->id));
+        json_object_object_add(qargs, "device", json_object_new_string(disk->src->node_name_format));
+        json_object_object_add(qargs, "top-node", json_object_new_string(top->node_name_format));
+        json_object_object_add(qargs, "base-node", json_object_new_string(base->node_name_format));
+        if (backing)
+            json_object_object_add(qargs, "backing-file", json_object_new_string(backing));
+        if (bandwidth)
+            json_object_object_add(qargs, "speed", json_object_new_int64((gint64)bandwidth));
+        json_object_object_add(qargs, "auto-finalize", json_object_new_boolean(true));
+        json_object_object_add(qargs, "auto-dismiss", json_object_new_boolean(false));
+    }
+    g_mutex_unlock(&dom->lock);
+    if (!bj_start(dom, g_steal_pointer(&job), g_steal_pointer(&mirror),
+                  CONF_DOMAIN_DISK_MIRROR_JOB_ACTIVE_COMMIT, NULL, "block-commit", qargs, error))
+        return false;
+    if (ret_id)
+        *ret_id = g_steal_pointer(&id);
+    return true;
+}
+
 static bool
 bj_commit(RpcServerCall *call, const RemoteDomainBlockCommitArgs *args, GError **error)
 {
     unsigned long long bandwidth = 0;
-    g_autoptr(BlockJob) job = NULL;
-    g_autoptr(ConfStorageSource) mirror = NULL;
-    json_object *qargs = NULL;
     QemuDomain *dom;
     bool running;
     bool ok;
@@ -1648,71 +1758,12 @@ bj_commit(RpcServerCall *call, const RemoteDomainBlockCommitArgs *args, GError *
     g_mutex_lock(&dom->lock);
     running = dom->id >= 0 && dom->live;
     g_mutex_unlock(&dom->lock);
-    if (!running) {
+    if (running)
+        ok = bj_commit_begun(dom, args->disk, args->base, args->top, bandwidth, args->flags,
+                             NULL, error);
+    else
         ok = qemu_offline_commit(dom, args->disk, args->base, args->top, bandwidth, args->flags,
                                  error);
-        bj_end(dom);
-        return ok;
-    }
-
-    g_mutex_lock(&dom->lock);
-    {
-        ConfDomainDiskDef *disk = NULL;
-        ConfStorageSource *top = NULL;
-        ConfStorageSource *base = NULL;
-        ConfStorageSource *parent = NULL;
-        g_autofree char *backing = NULL;
-
-        if (!bj_require_running_locked(dom, error) ||
-            !(disk = bj_disk(dom->live, args->disk, error)) ||
-            blockjob_check_action(bj_find_disk_locked(dom, disk->dst), disk->dst,
-                                  BLOCKJOB_ACTION_START, error) < 0 ||
-            !qemu_blockjob_resolve_commit(disk, args->base, args->top, args->flags, &top, &base,
-                                          &parent, error) ||
-            !bj_check_nodes(disk, base, error) ||
-            (parent && !(backing = qemu_blockjob_backing_name(
-                             parent, base, args->flags & QEMU_COMMIT_RELATIVE, error)))) {
-            g_mutex_unlock(&dom->lock);
-            bj_end(dom);
-            return false;
-        }
-        job = blockjob_new(parent ? BLOCKJOB_TYPE_COMMIT : BLOCKJOB_TYPE_ACTIVE_COMMIT,
-                           disk->dst, top->node_name_format);
-        job->top_node = g_strdup(top->node_name_format);
-        job->base_node = g_strdup(base->node_name_format);
-        job->top_parent_node = parent ? g_strdup(parent->node_name_format) : NULL;
-        job->backing_name = g_strdup(backing);
-        job->bandwidth = bandwidth;
-        if (args->flags & QEMU_COMMIT_SHALLOW)
-            job->flags |= BLOCKJOB_FLAG_SHALLOW;
-        if (args->flags & QEMU_COMMIT_RELATIVE)
-            job->flags |= BLOCKJOB_FLAG_RELATIVE;
-        if (args->flags & QEMU_COMMIT_DELETE) {
-            job->flags |= BLOCKJOB_FLAG_DELETE;
-            job->delete_paths = g_ptr_array_new_with_free_func(g_free);
-            for (ConfStorageSource *s = top; s && s != base; s = s->backing)
-                g_ptr_array_add(job->delete_paths, g_strdup(s->path));
-        }
-        if (!parent) {
-            mirror = conf_storage_source_new(base->type);
-            mirror->path = g_strdup(base->path);
-            mirror->format = base->format;
-        }
-        qargs = json_object_new_object();
-        json_object_object_add(qargs, "job-id", json_object_new_string(job->id));
-        json_object_object_add(qargs, "device", json_object_new_string(disk->src->node_name_format));
-        json_object_object_add(qargs, "top-node", json_object_new_string(top->node_name_format));
-        json_object_object_add(qargs, "base-node", json_object_new_string(base->node_name_format));
-        if (backing)
-            json_object_object_add(qargs, "backing-file", json_object_new_string(backing));
-        if (bandwidth)
-            json_object_object_add(qargs, "speed", json_object_new_int64((gint64)bandwidth));
-        json_object_object_add(qargs, "auto-finalize", json_object_new_boolean(true));
-        json_object_object_add(qargs, "auto-dismiss", json_object_new_boolean(false));
-    }
-    g_mutex_unlock(&dom->lock);
-    ok = bj_start(dom, g_steal_pointer(&job), g_steal_pointer(&mirror),
-                  CONF_DOMAIN_DISK_MIRROR_JOB_ACTIVE_COMMIT, NULL, "block-commit", qargs, error);
     bj_end(dom);
     return ok;
 }
@@ -1878,6 +1929,7 @@ bj_copy(const RemoteNonnullDomain *ref, const char *path, BjDest *dest,
     bool shallow = flags & BJ_COPY_SHALLOW;
     bool reuse = flags & BJ_COPY_REUSE_EXT;
     bool created = false;
+    bool labelled = false;
     json_object *qargs = NULL;
     json_object *props = NULL;
     struct stat st;
@@ -2040,9 +2092,16 @@ bj_copy(const RemoteNonnullDomain *ref, const char *path, BjDest *dest,
         json_object_object_add(qargs, "copy-mode", json_object_new_string("write-blocking"));
     json_object_object_add(qargs, "auto-dismiss", json_object_new_boolean(false));
 
-    ok = bj_start(dom, g_steal_pointer(&job), g_steal_pointer(&mirror),
-                  CONF_DOMAIN_DISK_MIRROR_JOB_COPY, g_steal_pointer(&nodes), "blockdev-mirror",
-                  qargs, error);
+    /* QEMU opens the destination as the user it runs as */
+    g_mutex_lock(&dom->lock);
+    labelled = dom->live && qemu_security_label_new(dom->live, dest->path, error);
+    g_mutex_unlock(&dom->lock);
+    ok = labelled && bj_start(dom, g_steal_pointer(&job), g_steal_pointer(&mirror),
+                              CONF_DOMAIN_DISK_MIRROR_JOB_COPY, g_steal_pointer(&nodes),
+                              "blockdev-mirror", g_steal_pointer(&qargs), error);
+    if (!ok && labelled)
+        qemu_security_restore_path(dest->path);
+    json_object_put(qargs);
     if (!ok && created)
         unlink(dest->path);
     bj_end(dom);
@@ -2062,57 +2121,61 @@ bj_block_copy(RpcServerCall *call, const RemoteDomainBlockCopyArgs *args, GError
     return bj_copy(&args->dom, args->path, &dest, &params, args->flags, error);
 }
 
+/* Starts streaming into @top_name (NULL: the active layer) of @path's
+ * chain everything above @base (NULL: the whole chain), the caller
+ * holding the domain's state-change job; @ret_id: the job's id. */
 static bool
-bj_pull_start(const RemoteNonnullDomain *ref, const char *path, const char *base,
-              unsigned long long bandwidth, unsigned int flags, GError **error)
+bj_pull_begun(QemuDomain *dom, const char *path, const char *top_name, const char *base,
+              unsigned long long bandwidth, unsigned int flags, char **ret_id, GError **error)
 {
     g_autoptr(BlockJob) job = NULL;
+    g_autofree char *id = NULL;
     json_object *qargs = NULL;
-    QemuDomain *dom;
-    bool ok;
 
-    if (!(dom = bj_begin(ref, "virDomainBlockPull", error)))
-        return false;
-    bj_wait_ended(dom, path);
     g_mutex_lock(&dom->lock);
     {
         ConfDomainDiskDef *disk = NULL;
+        ConfStorageSource *top = NULL;
         ConfStorageSource *base_src = NULL;
         g_autofree char *backing = NULL;
 
         if (!bj_require_running_locked(dom, error) || !(disk = bj_disk(dom->live, path, error)) ||
             blockjob_check_action(bj_find_disk_locked(dom, disk->dst), disk->dst,
                                   BLOCKJOB_ACTION_START, error) < 0 ||
+            !(top = top_name ? bj_lookup_layer(disk, top_name, error) : disk->src) ||
             (base && !(base_src = bj_lookup_layer(disk, base, error))) ||
             !bj_check_nodes(disk, base_src, error)) {
             g_mutex_unlock(&dom->lock);
-            bj_end(dom);
             return false;
         }
-        if (base_src == disk->src) {
-            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
-                           "invalid argument: base '%s' is the active layer of disk '%s'",
-                           base, disk->dst);
+        if (base_src && !bj_is_below(top, base_src)) {
+            if (base_src == disk->src)
+                util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
+                               "invalid argument: base '%s' is the active layer of disk '%s'",
+                               base, disk->dst);
+            else
+                util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
+                               "invalid argument: could not find base image '%s' below '%s' "
+                               "in chain for '%s'", base, top->path, disk->dst);
             g_mutex_unlock(&dom->lock);
-            bj_end(dom);
             return false;
         }
         if (base_src && !(backing = qemu_blockjob_backing_name(
-                              disk->src, base_src, flags & BJ_REBASE_RELATIVE, error))) {
+                              top, base_src, flags & BJ_REBASE_RELATIVE, error))) {
             g_mutex_unlock(&dom->lock);
-            bj_end(dom);
             return false;
         }
-        job = blockjob_new(BLOCKJOB_TYPE_PULL, disk->dst, disk->src->node_name_format);
-        job->top_node = g_strdup(disk->src->node_name_format);
+        job = blockjob_new(BLOCKJOB_TYPE_PULL, disk->dst, top->node_name_format);
+        job->top_node = g_strdup(top->node_name_format);
         job->base_node = base_src ? g_strdup(base_src->node_name_format) : NULL;
         job->backing_name = g_strdup(backing);
         job->bandwidth = bandwidth;
         if (flags & BJ_REBASE_RELATIVE)
             job->flags |= BLOCKJOB_FLAG_RELATIVE;
+        id = g_strdup(job->id);
         qargs = json_object_new_object();
         json_object_object_add(qargs, "job-id", json_object_new_string(job->id));
-        json_object_object_add(qargs, "device", json_object_new_string(disk->src->node_name_format));
+        json_object_object_add(qargs, "device", json_object_new_string(top->node_name_format));
         if (base_src) {
             json_object_object_add(qargs, "base-node",
                                    json_object_new_string(base_src->node_name_format));
@@ -2123,8 +2186,25 @@ bj_pull_start(const RemoteNonnullDomain *ref, const char *path, const char *base
         json_object_object_add(qargs, "auto-dismiss", json_object_new_boolean(false));
     }
     g_mutex_unlock(&dom->lock);
-    ok = bj_start(dom, g_steal_pointer(&job), NULL, CONF_DOMAIN_DISK_MIRROR_JOB_COPY, NULL,
-                  "block-stream", qargs, error);
+    if (!bj_start(dom, g_steal_pointer(&job), NULL, CONF_DOMAIN_DISK_MIRROR_JOB_COPY, NULL,
+                  "block-stream", qargs, error))
+        return false;
+    if (ret_id)
+        *ret_id = g_steal_pointer(&id);
+    return true;
+}
+
+static bool
+bj_pull_start(const RemoteNonnullDomain *ref, const char *path, const char *base,
+              unsigned long long bandwidth, unsigned int flags, GError **error)
+{
+    QemuDomain *dom;
+    bool ok;
+
+    if (!(dom = bj_begin(ref, "virDomainBlockPull", error)))
+        return false;
+    bj_wait_ended(dom, path);
+    ok = bj_pull_begun(dom, path, NULL, base, bandwidth, flags, NULL, error);
     bj_end(dom);
     return ok;
 }
@@ -2221,15 +2301,107 @@ bj_disk_job_locked(QemuDomain *dom, const char *path, char **ret_dst, BlockJob *
     return true;
 }
 
+/* Sends what @action asks of @id's job to QEMU: job-complete for a pivot,
+ * block-job-cancel for an abort after READY (the copy keeps its point in
+ * time), job-cancel otherwise.  The action is already applied to the
+ * record; a refusal by QEMU is fed back to it.  State-change job held. */
+static bool
+bj_send_request(QemuDomain *dom, const char *id, BlockJobAction action, bool soft, GError **error)
+{
+    g_autoptr(QemuMonitor) mon = NULL;
+    g_autoptr(json_object) reply = NULL;
+    g_autoptr(GError) local = NULL;
+    BlockJobStep step = { 0 };
+
+    if ((mon = qemu_domain_get_monitor(dom, &local))) {
+        json_object *qargs = json_object_new_object();
+
+        if (action == BLOCKJOB_ACTION_PIVOT) {
+            json_object_object_add(qargs, "id", json_object_new_string(id));
+            reply = qemu_monitor_command(mon, "job-complete", qargs, 0, &local);
+        } else if (soft) {
+            /* a ready mirror keeps its point-in-time copy (spec 3.3) */
+            json_object_object_add(qargs, "device", json_object_new_string(id));
+            reply = qemu_monitor_command(mon, "block-job-cancel", qargs, 0, &local);
+        } else {
+            json_object_object_add(qargs, "id", json_object_new_string(id));
+            reply = qemu_monitor_command(mon, "job-cancel", qargs, 0, &local);
+        }
+    }
+    if (reply)
+        return true;
+    g_mutex_lock(&dom->lock);
+    {
+        BlockJob *job = bj_find_locked(dom, id);
+
+        if (job && blockjob_apply_event(job, BLOCKJOB_EVENT_REQUEST_FAILED, NULL, &step, NULL))
+            bj_sync_mirror_locked(dom, job);
+    }
+    g_mutex_unlock(&dom->lock);
+    bj_save(dom);
+    g_propagate_error(error, g_steal_pointer(&local));
+    return false;
+}
+
+/* Waits until @id's record is gone: its end applied to the definition,
+ * its event sent.  The outcome (FAILED when QEMU ended first; COMPLETED
+ * when the record went without a known end) and QEMU's error. */
+static BlockJobStatus
+bj_wait_gone(QemuDomain *dom, const char *id, char **ret_error)
+{
+    for (;;) {
+        BlockJobStatus outcome = BLOCKJOB_STATUS_COMPLETED;
+        bool gone;
+        bool stopped;
+
+        g_mutex_lock(&dom->lock);
+        gone = !bj_find_locked(dom, id);
+        stopped = dom->id < 0;
+        g_mutex_unlock(&dom->lock);
+        if (gone) {
+            g_mutex_lock(&bj_side_lock);
+            {
+                BjSide *side = bj_side_locked(dom, id);
+
+                if (stopped) {
+                    outcome = BLOCKJOB_STATUS_FAILED;
+                } else if (side->ended) {
+                    outcome = side->outcome;
+                    if (ret_error)
+                        *ret_error = g_strdup(side->error);
+                }
+            }
+            g_mutex_unlock(&bj_side_lock);
+            bj_side_remove(dom, id);
+            return outcome;
+        }
+        g_usleep(BJ_WAIT_POLL_US);
+    }
+}
+
+/* Waits until @id is READY (true) or its record is gone (false). */
+static bool
+bj_wait_ready(QemuDomain *dom, const char *id)
+{
+    for (;;) {
+        BlockJob *job;
+        bool ready;
+
+        g_mutex_lock(&dom->lock);
+        job = bj_find_locked(dom, id);
+        ready = job && job->ready;
+        g_mutex_unlock(&dom->lock);
+        if (!job || ready)
+            return ready;
+        g_usleep(BJ_WAIT_POLL_US);
+    }
+}
+
 static bool
 bj_abort(RpcServerCall *call, const RemoteDomainBlockJobAbortArgs *args, GError **error)
 {
     g_autofree char *dst = NULL;
     g_autofree char *id = NULL;
-    g_autoptr(QemuMonitor) mon = NULL;
-    g_autoptr(json_object) reply = NULL;
-    g_autoptr(GError) local = NULL;
-    json_object *qargs = json_object_new_object();
     bool pivot = args->flags & BJ_ABORT_PIVOT;
     BlockJobAction action = pivot ? BLOCKJOB_ACTION_PIVOT
                             : (args->flags & BJ_ABORT_ASYNC) ? BLOCKJOB_ACTION_ABORT_ASYNC
@@ -2239,10 +2411,8 @@ bj_abort(RpcServerCall *call, const RemoteDomainBlockJobAbortArgs *args, GError 
 
     if (!qemu_check_flags(args->flags, BJ_ABORT_ASYNC | BJ_ABORT_PIVOT,
                           "virDomainBlockJobAbort", error) ||
-        !(dom = bj_begin(&args->dom, "virDomainBlockJobAbort", error))) {
-        json_object_put(qargs);
+        !(dom = bj_begin(&args->dom, "virDomainBlockJobAbort", error)))
         return false;
-    }
     g_mutex_lock(&dom->lock);
     {
         BlockJob *job = NULL;
@@ -2251,7 +2421,6 @@ bj_abort(RpcServerCall *call, const RemoteDomainBlockJobAbortArgs *args, GError 
             blockjob_check_action(job, dst, action, error) < 0 ||
             !blockjob_apply_action(job, action, error)) {
             g_mutex_unlock(&dom->lock);
-            json_object_put(qargs);
             bj_end(dom);
             return false;
         }
@@ -2262,80 +2431,20 @@ bj_abort(RpcServerCall *call, const RemoteDomainBlockJobAbortArgs *args, GError 
     g_mutex_unlock(&dom->lock);
     bj_save(dom);
 
-    if ((mon = qemu_domain_get_monitor(dom, &local))) {
-        if (pivot) {
-            json_object_object_add(qargs, "id", json_object_new_string(id));
-            reply = qemu_monitor_command(mon, "job-complete", g_steal_pointer(&qargs), 0, &local);
-        } else if (soft) {
-            /* a ready mirror keeps its point-in-time copy (spec 3.3) */
-            json_object_object_add(qargs, "device", json_object_new_string(id));
-            reply = qemu_monitor_command(mon, "block-job-cancel", g_steal_pointer(&qargs), 0,
-                                         &local);
-        } else {
-            json_object_object_add(qargs, "id", json_object_new_string(id));
-            reply = qemu_monitor_command(mon, "job-cancel", g_steal_pointer(&qargs), 0, &local);
-        }
-    }
-    json_object_put(qargs);
-    if (!reply) {
-        BlockJobStep step = { 0 };
-
-        g_mutex_lock(&dom->lock);
-        {
-            BlockJob *job = bj_find_locked(dom, id);
-
-            if (job && blockjob_apply_event(job, BLOCKJOB_EVENT_REQUEST_FAILED, NULL, &step, NULL))
-                bj_sync_mirror_locked(dom, job);
-        }
-        g_mutex_unlock(&dom->lock);
-        bj_save(dom);
-        g_propagate_error(error, g_steal_pointer(&local));
+    if (!bj_send_request(dom, id, action, soft, error)) {
         bj_end(dom);
         return false;
     }
     qemu_domain_job_end(dom);
 
-    if (!(args->flags & BJ_ABORT_ASYNC)) {
-        /* synchronous: return once the end is applied to the definition */
-        for (;;) {
-            bool gone;
-            BjSide *side;
-            bool ended = false;
-            BlockJobStatus outcome = BLOCKJOB_STATUS_COMPLETED;
-
-            g_mutex_lock(&dom->lock);
-            {
-                BlockJob *job = bj_find_locked(dom, id);
-
-                /* the definition updated, the event sent, the record gone:
-                 * a new job may start on the disk at once */
-                gone = !job;
-                if (gone && dom->id < 0) {
-                    /* QEMU ended before the job did */
-                    ended = true;
-                    outcome = BLOCKJOB_STATUS_FAILED;
-                }
-            }
-            g_mutex_unlock(&dom->lock);
-            if (gone) {
-                g_mutex_lock(&bj_side_lock);
-                side = bj_side_locked(dom, id);
-                if (side->ended && !ended) {
-                    ended = true;
-                    outcome = side->outcome;
-                }
-                g_mutex_unlock(&bj_side_lock);
-                bj_side_remove(dom, id);
-                if (pivot && ended && outcome != BLOCKJOB_STATUS_COMPLETED) {
-                    util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
-                                   "operation failed: pivot of disk '%s' failed", dst);
-                    qemu_domain_unref(dom);
-                    return false;
-                }
-                break;
-            }
-            g_usleep(BJ_WAIT_POLL_US);
-        }
+    /* synchronous: return once the end is applied to the definition (a
+     * new job may start on the disk at once) */
+    if (!(args->flags & BJ_ABORT_ASYNC) &&
+        bj_wait_gone(dom, id, NULL) != BLOCKJOB_STATUS_COMPLETED && pivot) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
+                       "operation failed: pivot of disk '%s' failed", dst);
+        qemu_domain_unref(dom);
+        return false;
     }
     qemu_domain_unref(dom);
     return true;
@@ -2527,6 +2636,167 @@ bj_get_block_info(RpcServerCall *call, const RemoteDomainGetBlockInfoArgs *args,
     ret->capacity = info.virtual_size;
     ret->physical = info.physical_size;
     ret->allocation = S_ISREG(st.st_mode) ? (guint64)st.st_blocks * 512 : info.physical_size;
+    return true;
+}
+
+/* ------------------------------------------------------------ merging */
+
+/* What qemu_blockjob_merge() needs to know of the layer it merges. */
+typedef struct {
+    char *base;                 /* the layer's backing file */
+    char *below;                /* what that backs onto, NULL: nothing */
+    bool active;                /* the layer is the disk's active layer */
+    bool relative;              /* keep a relative backing name */
+    char *adopt;                /* a READY active commit of these layers */
+} BjMergePlan;
+
+static void
+bj_merge_plan_clear(BjMergePlan *plan)
+{
+    g_free(plan->base);
+    g_free(plan->below);
+    g_free(plan->adopt);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(BjMergePlan, bj_merge_plan_clear)
+
+static bool
+bj_merge_plan(const ConfDomainDiskDef *disk, const char *path, QemuMergeMode mode,
+              BjMergePlan *plan, GError **error)
+{
+    ConfStorageSource *parent = NULL;
+    ConfStorageSource *layer = disk->src;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *name = NULL;
+
+    for (; layer && g_strcmp0(layer->path, path) != 0; layer = layer->backing)
+        parent = layer;
+    if (!layer || !layer->backing) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                       "Requested operation is not valid: image '%s' is not a layer with a "
+                       "backing file in the chain of disk '%s'", path, disk->dst);
+        return false;
+    }
+    plan->base = g_strdup(layer->backing->path);
+    plan->below = layer->backing->backing ? g_strdup(layer->backing->backing->path) : NULL;
+    plan->active = !parent;
+    if (mode == QEMU_MERGE_COMMIT && parent)
+        name = qemu_blockjob_backing_name(parent, layer->backing, true, &local);
+    else if (mode == QEMU_MERGE_PULL && layer->backing->backing)
+        name = qemu_blockjob_backing_name(layer, layer->backing->backing, true, &local);
+    plan->relative = name != NULL;
+    return true;
+}
+
+bool
+qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMergeMode mode,
+                    GError **error)
+{
+    g_auto(BjMergePlan) plan = { 0 };
+    g_autofree char *id = NULL;
+    g_autofree char *qemu_error = NULL;
+    unsigned int flags = 0;
+    BlockJobStatus outcome;
+    bool running;
+
+    bj_wait_ended(dom, name);
+    g_mutex_lock(&dom->lock);
+    running = dom->id >= 0 && dom->live;
+    if (running) {
+        ConfDomainDiskDef *disk = bj_disk(dom->live, name, error);
+        BlockJob *job = disk ? bj_find_disk_locked(dom, disk->dst) : NULL;
+
+        if (!disk || !bj_merge_plan(disk, path, mode, &plan, error)) {
+            g_mutex_unlock(&dom->lock);
+            return false;
+        }
+        if (job && job->type == BLOCKJOB_TYPE_ACTIVE_COMMIT && plan.active &&
+            g_strcmp0(job->top_node, disk->src->node_name_format) == 0 &&
+            disk->src->backing &&
+            g_strcmp0(job->base_node, disk->src->backing->node_name_format) == 0)
+            plan.adopt = g_strdup(job->id);
+    }
+    g_mutex_unlock(&dom->lock);
+
+    if (!running) {
+        g_autofree char *dst = NULL;
+        bool given = false;
+        g_autoptr(ConfStorageSource) chain = NULL;
+        ConfDomainDiskDef view = { 0 };
+
+        g_mutex_lock(&dom->lock);
+        {
+            ConfDomainDiskDef *disk = conf_domain_find_disk(dom->def, name);
+
+            if (disk) {
+                dst = g_strdup(disk->dst);
+                chain = conf_storage_source_copy(disk->src);
+                given = true;
+            }
+        }
+        g_mutex_unlock(&dom->lock);
+        if (!given) {
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
+                           "invalid argument: disk '%s' not found in domain", name);
+            return false;
+        }
+        view.dst = dst;
+        view.src = chain;
+        if (!qemu_blockjob_fill_chain(chain, error) ||
+            !bj_merge_plan(&view, path, mode, &plan, error))
+            return false;
+        if (mode == QEMU_MERGE_PULL)
+            return qemu_offline_pull(dom, name, path, plan.relative, error);
+        flags = QEMU_COMMIT_DELETE | (plan.active ? QEMU_COMMIT_ACTIVE : 0) |
+                (plan.relative ? QEMU_COMMIT_RELATIVE : 0);
+        return qemu_offline_commit(dom, name, plan.base, path, 0, flags, error);
+    }
+
+    if (mode == QEMU_MERGE_PULL) {
+        if (!bj_pull_begun(dom, name, path, plan.below, 0,
+                           plan.relative ? BJ_REBASE_RELATIVE : 0, &id, error))
+            return false;
+    } else if (plan.adopt) {
+        g_info("domain '%s': taking over the ready commit '%s' of '%s'", dom->def->name,
+               plan.adopt, path);
+        id = g_steal_pointer(&plan.adopt);
+    } else {
+        flags = QEMU_COMMIT_DELETE | (plan.active ? QEMU_COMMIT_ACTIVE : 0) |
+                (plan.relative ? QEMU_COMMIT_RELATIVE : 0);
+        if (!bj_commit_begun(dom, name, plan.base, path, 0, flags, &id, error))
+            return false;
+    }
+    if (mode == QEMU_MERGE_COMMIT && plan.active && bj_wait_ready(dom, id)) {
+        bool pivot = false;
+
+        g_mutex_lock(&dom->lock);
+        {
+            BlockJob *job = bj_find_locked(dom, id);
+
+            if (job && !(pivot = blockjob_apply_action(job, BLOCKJOB_ACTION_PIVOT, error))) {
+                g_mutex_unlock(&dom->lock);
+                return false;
+            }
+            if (job)
+                bj_sync_mirror_locked(dom, job);
+        }
+        g_mutex_unlock(&dom->lock);
+        if (pivot) {
+            bj_save(dom);
+            if (!bj_send_request(dom, id, BLOCKJOB_ACTION_PIVOT, false, error))
+                return false;
+        }
+    }
+    outcome = bj_wait_gone(dom, id, &qemu_error);
+    if (outcome != BLOCKJOB_STATUS_COMPLETED) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
+                       "operation failed: %s of '%s' %s '%s' on disk '%s' %s%s%s",
+                       mode == QEMU_MERGE_COMMIT ? "block commit" : "block pull",
+                       mode == QEMU_MERGE_COMMIT ? path : plan.base,
+                       "into", mode == QEMU_MERGE_COMMIT ? plan.base : path, name,
+                       outcome == BLOCKJOB_STATUS_CANCELED ? "was canceled" : "failed",
+                       qemu_error ? ": " : "", qemu_error ? qemu_error : "");
+        return false;
+    }
     return true;
 }
 

@@ -42,6 +42,22 @@ void qemu_blockjob_domain_stopped_locked(QemuDomain *dom);
  * layer, the backing name its overlay's header records (backing_name_raw). */
 bool qemu_blockjob_fill_chain(ConfStorageSource *top, GError **error);
 
+/* How qemu_blockjob_merge() removes a layer of a chain. */
+typedef enum {
+    QEMU_MERGE_COMMIT,  /* commit the layer into its backing file, delete it */
+    QEMU_MERGE_PULL,    /* pull its backing file into the layer, keep that file */
+} QemuMergeMode;
+
+/* Merge the layer @path of disk @name's chain with its backing file (the
+ * deletion of an external snapshot), the caller holding @dom's
+ * state-change job: on a running domain with QEMU's jobs (an active commit
+ * and its pivot when @path is the active layer; the events are sent as for
+ * any job), on a shut off one with qemu-img.  Returns once the definition
+ * follows; relative backing names stay relative where they were.  A commit
+ * left READY by an interrupted merge of the same layers is taken over. */
+bool qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMergeMode mode,
+                         GError **error);
+
 /* ---- shared with qemu-offline.c ---- */
 
 /* virDomainBlockCommitFlags */
@@ -82,3 +98,7 @@ bool qemu_blockjob_run_tool(const char *const *argv, GError **error);
  * commit (and rebase -u), synchronously; the definition follows. */
 bool qemu_offline_commit(QemuDomain *dom, const char *disk, const char *base, const char *top,
                          unsigned long long bandwidth, unsigned int flags, GError **error);
+/* The offline half of QEMU_MERGE_PULL: qemu-img rebase (safe mode) of
+ * @top onto what its backing file backs onto; the definition follows. */
+bool qemu_offline_pull(QemuDomain *dom, const char *disk, const char *top, bool relative,
+                       GError **error);

@@ -57,6 +57,70 @@ qemu_offline_strip(ConfStorageSource *chain)
     }
 }
 
+/* A copy of the persistent chain of disk @name of shut off @dom, completed
+ * from the image headers; @ret_dst: the disk's target, @ret_given: the
+ * definition spells out the chain. */
+static ConfStorageSource *
+qemu_offline_chain(QemuDomain *dom, const char *name, char **ret_dst, bool *ret_given,
+                   GError **error)
+{
+    g_autoptr(ConfStorageSource) chain = NULL;
+
+    g_mutex_lock(&dom->lock);
+    {
+        ConfDomainDiskDef *disk = dom->id < 0 ? conf_domain_find_disk(dom->def, name) : NULL;
+
+        if (dom->id >= 0) {
+            g_mutex_unlock(&dom->lock);
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                           "Requested operation is not valid: domain is running");
+            return NULL;
+        }
+        if (!disk || !disk->src->path ||
+            (disk->src->type != CONF_STORAGE_TYPE_FILE &&
+             disk->src->type != CONF_STORAGE_TYPE_BLOCK)) {
+            g_mutex_unlock(&dom->lock);
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
+                           "invalid argument: disk '%s' not found in domain", name);
+            return NULL;
+        }
+        *ret_dst = g_strdup(disk->dst);
+        chain = conf_storage_source_copy(disk->src);
+        *ret_given = disk->src->backing || disk->src->backing_terminated;
+    }
+    g_mutex_unlock(&dom->lock);
+    if (!qemu_blockjob_fill_chain(chain, error))
+        return NULL;
+    return g_steal_pointer(&chain);
+}
+
+/* The definition's disk @dst follows @chain (its top; the layers below
+ * too when the definition spells them out), and is saved. */
+static bool
+qemu_offline_apply(QemuDomain *dom, const char *dst, ConfStorageSource *chain, bool given,
+                   GError **error)
+{
+    g_mutex_lock(&dom->lock);
+    {
+        ConfDomainDiskDef *disk = conf_domain_find_disk(dom->def, dst);
+
+        if (disk && g_str_equal(disk->dst, dst)) {
+            g_free(disk->src->path);
+            disk->src->path = g_strdup(chain->path);
+            disk->src->type = chain->type;
+            disk->src->format = chain->format;
+            if (given) {
+                conf_storage_source_free(disk->src->backing);
+                disk->src->backing = g_steal_pointer(&chain->backing);
+                disk->src->backing_terminated = chain->backing_terminated;
+                qemu_offline_strip(disk->src->backing);
+            }
+        }
+    }
+    g_mutex_unlock(&dom->lock);
+    return qemu_domain_save_config(dom, error);
+}
+
 bool
 qemu_offline_commit(QemuDomain *dom, const char *name, const char *base, const char *top,
                     unsigned long long bandwidth, unsigned int flags, GError **error)
@@ -74,31 +138,7 @@ qemu_offline_commit(QemuDomain *dom, const char *name, const char *base, const c
     const char *argv[16];
     int i = 0;
 
-    g_mutex_lock(&dom->lock);
-    {
-        ConfDomainDiskDef *disk = dom->id < 0 ? conf_domain_find_disk(dom->def, name) : NULL;
-
-        if (dom->id >= 0) {
-            g_mutex_unlock(&dom->lock);
-            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
-                           "Requested operation is not valid: domain is running");
-            return false;
-        }
-        if (!disk || !disk->src->path ||
-            (disk->src->type != CONF_STORAGE_TYPE_FILE &&
-             disk->src->type != CONF_STORAGE_TYPE_BLOCK)) {
-            g_mutex_unlock(&dom->lock);
-            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
-                           "invalid argument: disk '%s' not found in domain", name);
-            return false;
-        }
-        dst = g_strdup(disk->dst);
-        chain = conf_storage_source_copy(disk->src);
-        given_chain = disk->src->backing || disk->src->backing_terminated;
-    }
-    g_mutex_unlock(&dom->lock);
-
-    if (!qemu_blockjob_fill_chain(chain, error))
+    if (!(chain = qemu_offline_chain(dom, name, &dst, &given_chain, error)))
         return false;
     view.dst = dst;
     view.src = chain;
@@ -161,25 +201,7 @@ qemu_offline_commit(QemuDomain *dom, const char *name, const char *base, const c
         chain = base_src;
     }
 
-    g_mutex_lock(&dom->lock);
-    {
-        ConfDomainDiskDef *disk = conf_domain_find_disk(dom->def, dst);
-
-        if (disk && g_str_equal(disk->dst, dst)) {
-            g_free(disk->src->path);
-            disk->src->path = g_strdup(chain->path);
-            disk->src->type = chain->type;
-            disk->src->format = chain->format;
-            if (given_chain) {
-                conf_storage_source_free(disk->src->backing);
-                disk->src->backing = g_steal_pointer(&chain->backing);
-                disk->src->backing_terminated = chain->backing_terminated;
-                qemu_offline_strip(disk->src->backing);
-            }
-        }
-    }
-    g_mutex_unlock(&dom->lock);
-    if (!qemu_domain_save_config(dom, error))
+    if (!qemu_offline_apply(dom, dst, chain, given_chain, error))
         return false;
 
     if (flags & QEMU_COMMIT_DELETE) {
@@ -192,4 +214,67 @@ qemu_offline_commit(QemuDomain *dom, const char *name, const char *base, const c
         }
     }
     return true;
+}
+
+bool
+qemu_offline_pull(QemuDomain *dom, const char *name, const char *top, bool relative,
+                  GError **error)
+{
+    g_autoptr(ConfStorageSource) chain = NULL;
+    g_autofree char *dst = NULL;
+    g_autofree char *backing = NULL;
+    ConfStorageSource *top_src = NULL;
+    ConfStorageSource *gone = NULL;
+    bool given_chain = false;
+
+    if (!(chain = qemu_offline_chain(dom, name, &dst, &given_chain, error)))
+        return false;
+    for (top_src = chain; top_src && g_strcmp0(top_src->path, top) != 0; top_src = top_src->backing)
+        ;
+    if (!top_src || !(gone = top_src->backing)) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
+                       "invalid argument: '%s' has no backing file in chain for '%s'", top, dst);
+        return false;
+    }
+    if (!qemu_offline_check_unused(dom, chain, error))
+        return false;
+    if (gone->backing) {
+        g_autoptr(GError) local = NULL;
+
+        if (!relative ||
+            !(backing = qemu_blockjob_backing_name(top_src, gone->backing, true, &local)))
+            backing = g_strdup(gone->backing->path);
+    }
+    {
+        /* safe mode: what @gone holds is copied into @top first */
+        const char *argv[12];
+        int i = 0;
+
+        argv[i++] = "qemu-img";
+        argv[i++] = "rebase";
+        argv[i++] = "-q";
+        argv[i++] = "-f";
+        argv[i++] = conf_storage_format_to_string(top_src->format);
+        argv[i++] = "-b";
+        argv[i++] = backing ? backing : "";
+        if (backing) {
+            argv[i++] = "-F";
+            argv[i++] = conf_storage_format_to_string(gone->backing->format);
+        }
+        argv[i++] = top_src->path;
+        argv[i] = NULL;
+        g_info("domain '%s': offline pull of '%s' into '%s'", dom->def->name, gone->path,
+               top_src->path);
+        if (!qemu_blockjob_run_tool(argv, error))
+            return false;
+    }
+    top_src->backing = g_steal_pointer(&gone->backing);
+    if (top_src->backing) {
+        g_free(top_src->backing->backing_name_raw);
+        top_src->backing->backing_name_raw = g_strdup(backing);
+    } else {
+        top_src->backing_terminated = true;
+    }
+    conf_storage_source_free(gone);
+    return qemu_offline_apply(dom, dst, chain, given_chain, error);
 }

@@ -241,3 +241,47 @@ qemu_security_restore(const ConfDomainDef *def)
     for (guint i = 0; i < paths->len; i++)
         qemu_restore_one(g_ptr_array_index(paths, i));
 }
+
+bool
+qemu_security_label_new(const ConfDomainDef *live, const char *path, GError **error)
+{
+    g_autoptr(GPtrArray) paths = qemu_security_paths(live);
+
+    for (guint i = 0; i < paths->len; i++) {
+        const char *labelled = g_ptr_array_index(paths, i);
+        QemuUser user = { (uid_t)-1, (gid_t)-1, NULL, NULL };
+        unsigned int count;
+        struct stat st;
+        uid_t uid;
+        gid_t gid;
+
+        if (g_strcmp0(labelled, path) == 0 || !qemu_dac_read(labelled, &uid, &gid, &count) ||
+            stat(labelled, &st) < 0)
+            continue;
+        user.uid = st.st_uid;
+        user.gid = st.st_gid;
+        return qemu_label_one(path, &user, error);
+    }
+    return true;
+}
+
+void
+qemu_security_restore_path(const char *path)
+{
+    qemu_restore_one(path);
+}
+
+bool
+qemu_security_owner(const char *path, uid_t *ret_uid, gid_t *ret_gid)
+{
+    struct stat st;
+    unsigned int count;
+
+    if (qemu_dac_read(path, ret_uid, ret_gid, &count))
+        return true;
+    if (stat(path, &st) < 0)
+        return false;
+    *ret_uid = st.st_uid;
+    *ret_gid = st.st_gid;
+    return true;
+}

@@ -33,3 +33,13 @@ bool qemu_user_for(const ConfDomainDef *def, QemuUser *ret, GError **error);
 bool qemu_security_label(const ConfDomainDef *def, const QemuUser *user, GError **error);
 /* Give the files back (QEMU is gone).  Errors are logged. */
 void qemu_security_restore(const ConfDomainDef *def);
+
+/* Give @path, an image about to join a chain of running @live (snapshot
+ * overlay, copy destination), to the user QEMU runs as: the owner of the
+ * images labelled for it.  A no-op when QEMU runs as the daemon's user. */
+bool qemu_security_label_new(const ConfDomainDef *live, const char *path, GError **error);
+/* The owner @path has when no QEMU uses it: the one remembered while it is
+ * labelled, else its current owner.  False if it cannot be read. */
+bool qemu_security_owner(const char *path, uid_t *ret_uid, gid_t *ret_gid);
+/* Give back one image that left QEMU's chains (or never joined them). */
+void qemu_security_restore_path(const char *path);

@@ -20,6 +20,7 @@
 #include "conf-storage-chain.h"
 #include "qemu-blockjob.h"
 #include "qemu-process.h"
+#include "qemu-security.h"
 #include "util-error.h"
 #include "util-file.h"
 #include "util-image.h"
@@ -433,6 +434,7 @@ typedef struct {
     char *node_format;
     bool added_storage;
     bool added_format;
+    bool labelled;              /* given to QEMU's user */
 } QemuSnapDisk;
 
 static void
@@ -571,7 +573,8 @@ qemu_snap_create_overlay(QemuSnapDisk *d, GError **error)
 {
     const char *args[] = { "create", "-q", "-f", "qcow2", "-F", qemu_snap_format_name(d->top_format),
                            "-b", d->top_path, d->sdisk->path, NULL };
-    struct stat st;
+    uid_t uid;
+    gid_t gid;
 
     d->created = true;
     d->backing_raw = g_strdup(d->top_path);
@@ -580,10 +583,11 @@ qemu_snap_create_overlay(QemuSnapDisk *d, GError **error)
         d->created = false;
         return false;
     }
-    /* QEMU must be able to write it as it writes the image it replaces */
-    if (geteuid() == 0 && stat(d->top_path, &st) == 0 &&
-        chown(d->sdisk->path, st.st_uid, st.st_gid) < 0)
-        g_warning("cannot give '%s' to uid %u: %s", d->sdisk->path, (unsigned)st.st_uid,
+    /* it belongs to whom the image it replaces belongs (a running QEMU's
+     * user gets it when it joins the chain, and gives it back) */
+    if (geteuid() == 0 && qemu_security_owner(d->top_path, &uid, &gid) &&
+        chown(d->sdisk->path, uid, gid) < 0)
+        g_warning("cannot give '%s' to uid %u: %s", d->sdisk->path, (unsigned)uid,
                   g_strerror(errno));
     return true;
 }
@@ -694,6 +698,9 @@ qemu_snap_del_nodes(QemuMonitor *mon, GPtrArray *disks)
         if (d->added_storage && !qemu_monitor_blockdev_del(mon, d->node_storage, &e2))
             g_warning("blockdev-del %s: %s", d->node_storage, e2->message);
         d->added_format = d->added_storage = false;
+        if (d->labelled)
+            qemu_security_restore_path(d->sdisk->path);
+        d->labelled = false;
     }
 }
 
@@ -720,6 +727,9 @@ qemu_snap_live(QemuDomain *dom, const ConfDomainDef *live, GPtrArray *disks, GEr
         d->node_storage = g_strdup_printf(QEMU_NODE_PREFIX "%" G_GINT64_FORMAT "-storage", next);
         d->node_format = g_strdup_printf(QEMU_NODE_PREFIX "%" G_GINT64_FORMAT "-format", next);
         next++;
+        if (!qemu_security_label_new(live, d->sdisk->path, error))
+            goto fail;
+        d->labelled = true;
         if (!qemu_monitor_blockdev_add(mon, qemu_snap_storage_props(d), error))
             goto fail;
         d->added_storage = true;
@@ -1543,6 +1553,8 @@ qemu_snapshot_has_metadata(RpcServerCall *call, const RemoteDomainSnapshotHasMet
 /* delete                                                              */
 /* ------------------------------------------------------------------ */
 
+static char *qemu_snap_marker(const QemuSnapList *list, const char *name);
+
 /* Forget @def (metadata only): its children move to its parent, and if
  * it was current its parent becomes current. */
 static bool
@@ -1571,8 +1583,326 @@ qemu_snap_discard_locked(QemuSnapList *list, ConfSnapshotDef *def, GError **erro
     }
     if (unlink(path) < 0 && errno != ENOENT)
         g_warning("Failed to unlink %s: %s", path, g_strerror(errno));
+    {
+        g_autofree char *marker = qemu_snap_marker(list, name);
+
+        if (unlink(marker) < 0 && errno != ENOENT)
+            g_warning("Failed to unlink %s: %s", marker, g_strerror(errno));
+    }
     g_hash_table_remove(list->snaps, name);
     g_debug("snapshot '%s' metadata removed", name);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* deleting external snapshots: merging their images                   */
+/* ------------------------------------------------------------------ */
+
+/* One disk of a snapshot to merge: the image the snapshot made for it
+ * (@overlay, holding what was written after the snapshot) goes away by
+ * being committed into the image below it, which held the disk's state at
+ * the snapshot; or, when that image is also used by something else, that
+ * image is pulled into @overlay instead and stays for its other users. */
+typedef struct {
+    char *dst;
+    char *overlay;
+    char *base;                 /* the image below @overlay */
+    bool done;                  /* merged by an interrupted deletion */
+    QemuMergeMode mode;
+} QemuSnapMerge;
+
+static void
+qemu_snap_merge_free(gpointer data)
+{
+    QemuSnapMerge *m = data;
+
+    g_free(m->dst);
+    g_free(m->overlay);
+    g_free(m->base);
+    g_free(m);
+}
+
+/* The marker of a deletion under way: its disks whose image already left
+ * the chain were merged by it (a deletion interrupted by a restart or a
+ * failure on a later disk is simply asked for again). */
+static char *
+qemu_snap_marker(const QemuSnapList *list, const char *name)
+{
+    g_autofree char *base = g_strdup_printf("%s.deleting", name);
+
+    return g_build_filename(list->dir, base, NULL);
+}
+
+/* A complete copy of @dst's chain: the live one of a running domain, else
+ * the definition's, completed from the image headers. */
+static ConfStorageSource *
+qemu_snap_disk_chain(QemuDomain *dom, const char *dst, char **ret_dst, GError **error)
+{
+    g_autoptr(ConfStorageSource) chain = NULL;
+    bool live = false;
+
+    g_mutex_lock(&dom->lock);
+    {
+        const ConfDomainDef *def = dom->id >= 0 && dom->live ? dom->live : dom->def;
+        ConfDomainDiskDef *disk = conf_domain_find_disk(def, dst);
+
+        live = def == dom->live && dom->id >= 0;
+        if (disk) {
+            chain = conf_storage_source_copy(disk->src);
+            *ret_dst = g_strdup(disk->dst);
+        }
+    }
+    g_mutex_unlock(&dom->lock);
+    if (!chain) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                       "Requested operation is not valid: disk '%s' of the snapshot is no "
+                       "longer in the domain", dst);
+        return NULL;
+    }
+    if (!live && !qemu_blockjob_fill_chain(chain, error))
+        return NULL;
+    return g_steal_pointer(&chain);
+}
+
+static bool
+qemu_snap_chain_has(const ConfStorageSource *chain, const char *path)
+{
+    for (const ConfStorageSource *s = chain; s; s = s->backing) {
+        if (g_strcmp0(s->path, path) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Something other than @overlay relies on @base: another disk or another
+ * domain has it in its chain, or an image another snapshot of @dom made
+ * (off the current chain) backs onto it.  snap_lock held. */
+static bool
+qemu_snap_base_shared_locked(QemuDomain *self, QemuSnapList *list, const char *dst,
+                             const char *overlay, const char *base, const ConfStorageSource *chain)
+{
+    g_autoptr(GPtrArray) all = qemu_domains_list();
+    GHashTableIter iter;
+    gpointer value;
+
+    for (guint i = 0; i < all->len; i++) {
+        QemuDomain *dom = g_ptr_array_index(all, i);
+        g_autoptr(GPtrArray) chains = g_ptr_array_new_with_free_func(
+            (GDestroyNotify)conf_storage_source_free);
+
+        g_mutex_lock(&dom->lock);
+        for (int which = 0; which < 2; which++) {
+            const ConfDomainDef *def = which ? dom->def : (dom->id >= 0 ? dom->live : NULL);
+
+            for (guint d = 0; def && d < def->disks->len; d++) {
+                const ConfDomainDiskDef *disk = g_ptr_array_index(def->disks, d);
+
+                if (dom == self && g_str_equal(disk->dst, dst))
+                    continue;
+                if (disk->src->path)
+                    g_ptr_array_add(chains, conf_storage_source_copy(disk->src));
+            }
+        }
+        g_mutex_unlock(&dom->lock);
+        for (guint c = 0; c < chains->len; c++) {
+            ConfStorageSource *other = g_ptr_array_index(chains, c);
+
+            if (!other->backing && !other->backing_terminated)
+                conf_storage_chain_fill(other, NULL);
+            if (qemu_snap_chain_has(other, base)) {
+                g_info("'%s' is also used by domain '%s'", base, dom->def->name);
+                return true;
+            }
+        }
+    }
+    g_hash_table_iter_init(&iter, list->snaps);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        const ConfSnapshotDef *other = value;
+
+        for (guint d = 0; d < other->disks->len; d++) {
+            const ConfSnapshotDiskDef *sd = g_ptr_array_index(other->disks, d);
+            g_autoptr(ConfStorageSource) probe = NULL;
+
+            if (sd->snapshot != CONF_SNAPSHOT_LOCATION_EXTERNAL || !sd->path ||
+                g_str_equal(sd->path, overlay) || qemu_snap_chain_has(chain, sd->path) ||
+                !g_file_test(sd->path, G_FILE_TEST_EXISTS))
+                continue;
+            probe = conf_storage_source_new(CONF_STORAGE_TYPE_FILE);
+            probe->path = g_strdup(sd->path);
+            if (conf_storage_chain_fill(probe, NULL) && probe->backing &&
+                qemu_snap_chain_has(probe->backing, base)) {
+                g_info("'%s' is also the backing file of '%s' (snapshot '%s')", base, sd->path,
+                       other->name);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* What deleting @def takes, disk by disk, checked before anything is done
+ * (@ret: QemuSnapMerge *).  snap_lock held. */
+static bool
+qemu_snap_plan_locked(QemuDomain *dom, QemuSnapList *list, const ConfSnapshotDef *def,
+                      GPtrArray *ret, GError **error)
+{
+    g_autofree char *marker = qemu_snap_marker(list, def->name);
+    bool resuming = g_file_test(marker, G_FILE_TEST_EXISTS);
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        const ConfSnapshotDiskDef *sd = g_ptr_array_index(def->disks, i);
+        g_autoptr(ConfStorageSource) chain = NULL;
+        QemuSnapMerge *m;
+        ConfStorageSource *layer;
+
+        if (sd->snapshot == CONF_SNAPSHOT_LOCATION_INTERNAL) {
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_UNSUPPORTED,
+                           "Operation not supported: deleting the images of internal "
+                           "snapshot '%s' is not supported; delete only its metadata with "
+                           "VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY", def->name);
+            return false;
+        }
+        if (sd->snapshot != CONF_SNAPSHOT_LOCATION_EXTERNAL || !sd->path)
+            continue;
+        m = g_new0(QemuSnapMerge, 1);
+        g_ptr_array_add(ret, m);
+        if (!(chain = qemu_snap_disk_chain(dom, sd->name, &m->dst, error)))
+            return false;
+        m->overlay = g_strdup(sd->path);
+        for (layer = chain; layer && g_strcmp0(layer->path, sd->path) != 0; layer = layer->backing)
+            ;
+        if (!layer && resuming) {
+            m->done = true;
+            continue;
+        }
+        if (!layer) {
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                           "Requested operation is not valid: image '%s' of snapshot '%s' "
+                           "is no longer in the backing chain of disk '%s'; delete only the "
+                           "snapshot's metadata with VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY",
+                           sd->path, def->name, sd->name);
+            return false;
+        }
+        if (!layer->backing || !layer->backing->path) {
+            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                           "Requested operation is not valid: image '%s' of snapshot '%s' "
+                           "has no backing file to merge into", sd->path, def->name);
+            return false;
+        }
+        m->base = g_strdup(layer->backing->path);
+        m->mode = qemu_snap_base_shared_locked(dom, list, m->dst, sd->path, m->base, chain)
+                  ? QEMU_MERGE_PULL : QEMU_MERGE_COMMIT;
+    }
+    return true;
+}
+
+/* In the recorded definitions of the other snapshots, what @m changed:
+ * a commit replaces the merged image by the one below it, a pull drops
+ * the image below it from the chains. */
+static void
+qemu_snap_follow_merge_locked(QemuSnapList *list, const ConfSnapshotDef *victim,
+                              const QemuSnapMerge *m)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, list->snaps);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        ConfSnapshotDef *other = value;
+        bool changed = false;
+
+        if (other == victim)
+            continue;
+        for (int which = 0; which < 2; which++) {
+            ConfDomainDef *def = which ? other->inactive_dom : other->dom;
+            ConfDomainDiskDef *disk = def ? conf_domain_find_disk(def, m->dst) : NULL;
+            const char *gone = m->mode == QEMU_MERGE_COMMIT ? m->overlay : m->base;
+            ConfStorageSource *prev = NULL;
+            ConfStorageSource *s;
+
+            if (!disk || !g_str_equal(disk->dst, m->dst))
+                continue;
+            for (s = disk->src; s && g_strcmp0(s->path, gone) != 0; s = s->backing)
+                prev = s;
+            if (!s)
+                continue;
+            if (prev) {
+                prev->backing = s->backing;
+                s->backing = NULL;
+                conf_storage_source_free(s);
+            } else if (s->backing) {
+                disk->src = s->backing;
+                s->backing = NULL;
+                conf_storage_source_free(s);
+            } else if (m->mode == QEMU_MERGE_COMMIT) {
+                g_free(s->path);
+                s->path = g_strdup(m->base);
+            } else {
+                continue;
+            }
+            changed = true;
+        }
+        if (changed) {
+            g_autoptr(GError) error = NULL;
+
+            if (!qemu_snap_write_locked(list, other, &error))
+                g_warning("cannot update snapshot '%s': %s", other->name, error->message);
+        }
+    }
+}
+
+/* Deletes @name and its images, merging them (see QemuSnapMerge); the
+ * metadata goes last.  The state-change job is held, snap_lock is not. */
+static bool
+qemu_snap_merge_delete(QemuDomain *dom, const char *name, GError **error)
+{
+    g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func(qemu_snap_merge_free);
+    g_autofree char *marker = NULL;
+
+    {
+        g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&snap_lock);
+        QemuSnapList *list = qemu_snap_list_locked(dom);
+        ConfSnapshotDef *def = qemu_snap_find_locked(list, name, error);
+
+        if (!def || !qemu_snap_plan_locked(dom, list, def, plan, error))
+            return false;
+        marker = qemu_snap_marker(list, name);
+        if (plan->len && g_mkdir_with_parents(list->dir, 0700) == 0 &&
+            !util_file_write_atomic(marker, name, strlen(name), 0600, error))
+            return false;
+    }
+    for (guint i = 0; i < plan->len; i++) {
+        QemuSnapMerge *m = g_ptr_array_index(plan, i);
+        g_autoptr(GError) local = NULL;
+
+        if (m->done)
+            continue;
+        g_info("domain '%s': deleting snapshot '%s': %s '%s' %s '%s' (disk %s)",
+               dom->def->name, name, m->mode == QEMU_MERGE_COMMIT ? "committing" : "pulling",
+               m->mode == QEMU_MERGE_COMMIT ? m->overlay : m->base,
+               "into", m->mode == QEMU_MERGE_COMMIT ? m->base : m->overlay, m->dst);
+        if (!qemu_blockjob_merge(dom, m->dst, m->overlay, m->mode, &local)) {
+            util_error_set(error, VIR_FROM_QEMU, util_error_code(local),
+                           "%s (deleting snapshot '%s'; disks merged so far stay merged, "
+                           "deleting it again finishes the work)", local->message, name);
+            return false;
+        }
+        {
+            g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&snap_lock);
+            QemuSnapList *list = qemu_snap_list_locked(dom);
+            ConfSnapshotDef *def = g_hash_table_lookup(list->snaps, name);
+
+            qemu_snap_follow_merge_locked(list, def, m);
+        }
+    }
+    {
+        g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&snap_lock);
+        QemuSnapList *list = qemu_snap_list_locked(dom);
+        ConfSnapshotDef *def = g_hash_table_lookup(list->snaps, name);
+
+        if (def && !qemu_snap_discard_locked(list, def, error))
+            return false;
+    }
     return true;
 }
 
@@ -1614,22 +1944,21 @@ qemu_snapshot_delete(RpcServerCall *call, const RemoteDomainSnapshotDeleteArgs *
             if (!(flags & DELETE_CHILDREN_ONLY))
                 g_ptr_array_add(victims, g_strdup(def->name));
         }
+        /* every victim checked before any image changes */
         for (guint i = 0; ok && !(flags & DELETE_METADATA_ONLY) && i < victims->len; i++) {
             const ConfSnapshotDef *v = g_hash_table_lookup(list->snaps, g_ptr_array_index(victims, i));
+            g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func(qemu_snap_merge_free);
 
-            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_UNSUPPORTED,
-                           "Operation not supported: deleting the images of %s snapshot '%s' "
-                           "is not supported yet (it needs block commit); delete only its "
-                           "metadata with VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY",
-                           conf_snapshot_is_external(v) ? "external" : "internal", v->name);
-            ok = false;
+            ok = v && qemu_snap_plan_locked(dom, list, v, plan, error);
         }
-        for (guint i = 0; ok && i < victims->len; i++) {
+        for (guint i = 0; ok && (flags & DELETE_METADATA_ONLY) && i < victims->len; i++) {
             ConfSnapshotDef *v = g_hash_table_lookup(list->snaps, g_ptr_array_index(victims, i));
 
             ok = v && qemu_snap_discard_locked(list, v, error);
         }
     }
+    for (guint i = 0; ok && !(flags & DELETE_METADATA_ONLY) && i < victims->len; i++)
+        ok = qemu_snap_merge_delete(dom, g_ptr_array_index(victims, i), error);
     qemu_domain_job_end(dom);
     return ok;
 }

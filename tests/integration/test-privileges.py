@@ -110,6 +110,33 @@ def main():
         check(owner(base) == (0, 0) and owner(tops[1]) == (0, 0),
               "the last guest gives the shared backing file back", (owner(base), owner(tops[1])))
 
+        # images joining the chain while QEMU runs as modvirt-qemu: a
+        # snapshot overlay and a copy destination are given to it (else
+        # QEMU could not open them), and every image goes back to root
+        # once QEMU no longer uses it
+        mine = (user.pw_uid, user.pw_gid)
+        virsh("start", "p1")
+        ov = os.path.join(root, "p1-ov.qcow2")
+        r = virsh("snapshot-create-as", "p1", "s1", "--disk-only", "--diskspec",
+                  "vda,file=" + ov)
+        check(r.returncode == 0 and owner(ov) == mine,
+              "a snapshot of a running unprivileged guest: the overlay is given to QEMU's user",
+              r.stdout + r.stderr + str(owner(ov) if os.path.exists(ov) else None))
+        cp = os.path.join(root, "p1-copy.qcow2")
+        r = virsh("blockcopy", "p1", "vda", cp, "--wait", "--pivot", "--transient-job")
+        check(r.returncode == 0 and owner(cp) == mine,
+              "a block copy: the destination is given to QEMU's user, the pivot works",
+              r.stdout + r.stderr)
+        check(owner(ov) == (0, 0) and owner(tops[0]) == (0, 0) and owner(base) == (0, 0),
+              "after the pivot the old chain (no longer opened by QEMU) goes back to root",
+              (owner(ov), owner(tops[0]), owner(base)))
+        virsh("destroy", "p1")
+        check(owner(cp) == (0, 0), "the copy goes back to root when the guest ends", owner(cp))
+        virsh("snapshot-delete", "p1", "s1", "--metadata")
+        with open(os.path.join(root, "p1.xml"), "w") as f:
+            f.write(DOMAIN % {"type": "qemu", "name": "p1", "disk": tops[0]})
+        virsh("define", os.path.join(root, "p1.xml"))
+
         # qemu.conf: a quoted user there wins over the environment; a broken
         # file stops the start with a clear error and no QEMU
         qconf = os.path.join(root, "etc", "qemu.conf")
