@@ -14,6 +14,10 @@ Standalone use, for a quick look at one daemon:
     /usr/bin/python3 bench/bench.py rate 'qemu+unix:///system?socket=/tmp/b/run/virtproxyd-sock'
     /usr/bin/python3 bench/bench.py rate URI --conns 8 --seconds 5 --call getHostname
     /usr/bin/python3 bench/bench.py lifecycle URI --image disk.qcow2 [--type qemu]
+
+Block jobs (issue 4) need several daemons and a QEMU of their own:
+`bench/run.sh blockjobs`, which calls `bench.py blockjobs --config FILE`
+(bench_blockjobs.py).
 """
 
 import argparse
@@ -784,8 +788,8 @@ def build_report(res, args, started, elapsed):
     return "\n".join(text), "\n".join(md)
 
 
-def update_readme(readme, block):
-    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+def update_readme(readme, block, marker="results"):
+    begin, end = "<!-- %s:begin -->" % marker, "<!-- %s:end -->" % marker
     try:
         with open(readme) as f:
             text = f.read()
@@ -942,6 +946,15 @@ def main():
     lc.add_argument("--define-count", type=int, default=1000)
     lc.add_argument("--define-rounds", type=int, default=1)
 
+    bj = sub.add_parser("blockjobs", help="issue 4's block-job figures (run.sh blockjobs)")
+    bj.add_argument("--config", required=True)
+    bj.add_argument("--runs", type=int, default=9, help="measured runs per job and system")
+    bj.add_argument("--jobs", nargs="+", default=["commit", "pull", "copy"],
+                    choices=["commit", "pull", "copy"])
+    bj.add_argument("--out")
+    bj.add_argument("--raw", help="also write every run's record as JSON here")
+    bj.add_argument("--readme")
+
     r = sub.add_parser("rate", help="calls/s against one URI")
     r.add_argument("uri")
     r.add_argument("--conns", type=int, default=1)
@@ -970,6 +983,11 @@ def main():
         return
     with open(args.config) as f:
         cfg = json.load(f)
+    if args.cmd == "blockjobs":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_blockjobs
+        bench_blockjobs.main(cfg, args, update_readme, guest_xml)
+        return
     run_all(cfg, args)
 
 

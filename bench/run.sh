@@ -19,7 +19,21 @@
 #   BENCH_DEFINE=N        domains defined per define round (default 1000)
 #   BENCH_DEFINE_ROUNDS=N define rounds per system (default 3)
 #   BENCH_DOMAIN_TYPE=T   kvm or qemu (default: kvm if /dev/kvm opens)
+#
+# `run.sh blockjobs` measures issue 4's block jobs instead (bench_blockjobs.py):
+#   BENCH_BJ_RUNS=N       measured runs per job and system (default 9)
+#   BENCH_BJ_JOBS="..."   some of: commit pull copy (default all three)
+#   BENCH_OUT=FILE        results file (default bench/results-<date>-blockjobs.md)
+#   BENCH_MV_VERBOSE=1    run virtqemud with --verbose (its log is in the kept dir)
+#   BENCH_MV_RUN_TMPFS=0  keep virtqemud's run directory (status files) on the
+#                         disk instead of a tmpfs (see README)
 set -euo pipefail
+
+mode=${1:-all}
+case $mode in
+    all|blockjobs) ;;
+    *) echo "usage: run.sh [all|blockjobs]" >&2; exit 2 ;;
+esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -80,6 +94,9 @@ cleanup() {
         sleep 0.5
     done
     wait 2>/dev/null
+    if [ -n "${mv_run_mounted:-}" ]; then
+        umount "$T/mv/run" 2>/dev/null || umount -l "$T/mv/run"
+    fi
     if [ -n "${BENCH_KEEP:-}" ]; then
         echo "kept $T"
     else
@@ -114,6 +131,28 @@ for b in virtqemud/virtqemud proxyd/virtproxyd; do
     [ -x "$build/$b" ] || die "no $build/$b"
 done
 
+# Guests (issue 3, issue 4): domain type kvm when /dev/kvm can be opened
+# (the same /dev/kvm serves every system), else qemu (TCG) for all.
+dtype=${BENCH_DOMAIN_TYPE:-}
+if [ -z "$dtype" ]; then
+    if "$py" -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' 2>/dev/null; then
+        dtype=kvm
+    else
+        dtype=qemu
+    fi
+fi
+
+# Block jobs: qmp-tap.so, preloaded into virtqemud and libvirtd, logs what
+# they read from QEMU's monitors (QEMU's event timestamps; see qmp-tap.c).
+mv_env=()
+lv_env=()
+if [ "$mode" = blockjobs ]; then
+    gcc -shared -fPIC -O2 -Wall -Werror -o "$T/qmp-tap.so" "$here/qmp-tap.c" -ldl ||
+        die "cannot build qmp-tap.so"
+    mv_env=(env LD_PRELOAD="$T/qmp-tap.so" QMP_TAP_LOG="$T/mv-qmp-tap.log" QMP_TAP_ONLY=virtqemud)
+    lv_env=(env LD_PRELOAD="$T/qmp-tap.so" QMP_TAP_LOG="$T/lv-qmp-tap.log" QMP_TAP_ONLY=libvirtd)
+fi
+
 # A libvirtd instance directory: private config, sockets in DIR/run.
 make_libvirt_instance() {
     local d=$1
@@ -129,8 +168,16 @@ auth_unix_ro = "none"
 auth_unix_rw = "none"
 listen_tls = 0
 listen_tcp = 0
-log_outputs = "3:stderr"
 EOF
+    if [ "$mode" = blockjobs ]; then
+        # every line read from a QEMU monitor, with QEMU's event timestamps
+        cat >> "$d/etc/libvirtd.conf" <<EOF
+log_filters = "1:qemu.qemu_monitor_json"
+log_outputs = "1:file:$d/libvirtd-qmp.log 3:stderr"
+EOF
+    else
+        echo 'log_outputs = "3:stderr"' >> "$d/etc/libvirtd.conf"
+    fi
     # user/group root: QEMU must open /dev/kvm (0600 root here) and the guest
     # image under $T (mktemp -d: 0700 root), as modvirt's embedded virtqemud
     # does running as root.  stdio_handler "file": no virtlogd runs in the
@@ -167,7 +214,18 @@ wait_socket() {   # path pid what
 # Embedded mode (--root) keeps it all under $T/mv; --timeout 0: never idle-exit.
 say "starting modvirt (virtqemud, virtproxyd) under $T/mv"
 mkdir -p "$T/mv"
-"$build/virtqemud/virtqemud" --root "$T/mv" --timeout 0 > "$T/mv-virtqemud.log" 2>&1 &
+# Block jobs: virtqemud keeps its live status files in its run directory,
+# saved with fsync at every step of a job.  Installed, that is /run/modvirt
+# (tmpfs), as libvirtd's /run/libvirt is (tmpfs in its namespace here); in
+# embedded mode it would be $T/mv/run on the disk.  So the run directory
+# gets a tmpfs of its own (BENCH_MV_RUN_TMPFS=0: leave it on the disk).
+if [ "$mode" = blockjobs ] && [ "${BENCH_MV_RUN_TMPFS:-1}" != 0 ]; then
+    mkdir -p "$T/mv/run"
+    mount -t tmpfs -o mode=0755 bench-mv-run "$T/mv/run"
+    mv_run_mounted=1
+fi
+"${mv_env[@]}" "$build/virtqemud/virtqemud" --root "$T/mv" --timeout 0 ${BENCH_MV_VERBOSE:+--verbose} \
+    > "$T/mv-virtqemud.log" 2>&1 &
 pids+=($!); mv_qemu=$!
 wait_socket "$T/mv/run/virtqemud-sock" $mv_qemu virtqemud "$T/mv-virtqemud.log"
 "$build/proxyd/virtproxyd" --root "$T/mv" --timeout 0 > "$T/mv-virtproxyd.log" 2>&1 &
@@ -184,12 +242,44 @@ wait_socket "$T/mv/run/virtproxyd-sock" $mv_proxy virtproxyd "$T/mv-virtproxyd.l
 start_libvirtd() {   # name
     local d=$T/$1
     make_libvirt_instance "$d"
-    unshare -m --propagation private "$here/libvirt-ns.sh" "$d" \
+    "${lv_env[@]}" unshare -m --propagation private "$here/libvirt-ns.sh" "$d" \
         /usr/sbin/libvirtd -f "$d/etc/libvirtd.conf" --pid-file "$d/run/libvirtd.pid" \
         > "$d.log" 2>&1 &
     nspids+=($!)
     wait_socket "$d/run/libvirt-sock" $! "libvirtd ($1)" "$d.log"
 }
+if [ "$mode" = blockjobs ]; then
+    say "starting Debian's libvirtd under $T/lv"
+    start_libvirtd lv
+    sleep 1
+    mkdir -p "$T/bj"
+    cat > "$T/blockjobs.json" <<EOF
+{
+  "libvirtd": "/usr/sbin/libvirtd",
+  "modvirt_build": "$rev",
+  "type": "$dtype",
+  "workdir": "$T/bj",
+  "uris": {
+    "libvirt": "qemu+unix:///system?socket=$T/lv/run/libvirt-sock",
+    "modvirt": "qemu+unix:///system?socket=$T/mv/run/virtqemud-sock",
+    "modvirt-proxy": "qemu+unix:///system?socket=$T/mv/run/virtproxyd-sock"
+  },
+  "taps": {"modvirt": "$T/mv-qmp-tap.log", "libvirt": "$T/lv-qmp-tap.log"},
+  "libvirt_log": "$T/lv/libvirtd-qmp.log",
+  "modvirt_run_fs": "$(stat -f -c %T "$T/mv/run")"
+}
+EOF
+    readme_arg=(--readme "$here/README.md")
+    [ -z "${BENCH_NO_README:-}" ] || readme_arg=()
+    say "measuring block jobs (a few minutes)"
+    # shellcheck disable=SC2086
+    "$py" "$here/bench.py" blockjobs --config "$T/blockjobs.json" \
+        --runs "${BENCH_BJ_RUNS:-9}" --jobs ${BENCH_BJ_JOBS:-commit pull copy} \
+        --raw "$T/blockjobs-raw.json" \
+        --out "${BENCH_OUT:-$here/results-$(date +%Y-%m-%d)-blockjobs.md}" "${readme_arg[@]}"
+    exit 0
+fi
+
 say "starting Debian's libvirtd x2 (direct, proxy role) under $T/lv, $T/lvp"
 start_libvirtd lv
 lv_pid=${nspids[-1]}
@@ -254,18 +344,9 @@ EOF
 
 # ------------------------------------------------------------ guests (issue 3)
 # One qcow2 image and one XML (bench.py guest_xml) for both systems; never
-# two guests at once.  Domain type kvm when /dev/kvm can be opened (the
-# same /dev/kvm serves both systems), else qemu (TCG) for both.
+# two guests at once.
 mkdir -p "$T/img"
 qemu-img create -q -f qcow2 "$T/img/disk.qcow2" 64M
-dtype=${BENCH_DOMAIN_TYPE:-}
-if [ -z "$dtype" ]; then
-    if "$py" -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' 2>/dev/null; then
-        dtype=kvm
-    else
-        dtype=qemu
-    fi
-fi
 lva_sock=$T/act-lv/run/libvirt-sock
 cat > "$T/lifecycle.json" <<EOF
 {
