@@ -948,7 +948,7 @@ def main():
 
     bj = sub.add_parser("blockjobs", help="issue 4's block-job figures (run.sh blockjobs)")
     bj.add_argument("--config", required=True)
-    bj.add_argument("--runs", type=int, default=9, help="measured runs per job and system")
+    bj.add_argument("--runs", type=int, default=15, help="measured runs per job and system")
     bj.add_argument("--jobs", nargs="+", default=["commit", "pull", "copy"],
                     choices=["commit", "pull", "copy"])
     bj.add_argument("--out")

@@ -21,7 +21,7 @@
 #   BENCH_DOMAIN_TYPE=T   kvm or qemu (default: kvm if /dev/kvm opens)
 #
 # `run.sh blockjobs` measures issue 4's block jobs instead (bench_blockjobs.py):
-#   BENCH_BJ_RUNS=N       measured runs per job and system (default 9)
+#   BENCH_BJ_RUNS=N       measured runs per job and system (default 15)
 #   BENCH_BJ_JOBS="..."   some of: commit pull copy (default all three)
 #   BENCH_OUT=FILE        results file (default bench/results-<date>-blockjobs.md)
 #   BENCH_MV_VERBOSE=1    run virtqemud with --verbose (its log is in the kept dir)
@@ -274,7 +274,7 @@ EOF
     say "measuring block jobs (a few minutes)"
     # shellcheck disable=SC2086
     "$py" "$here/bench.py" blockjobs --config "$T/blockjobs.json" \
-        --runs "${BENCH_BJ_RUNS:-9}" --jobs ${BENCH_BJ_JOBS:-commit pull copy} \
+        --runs "${BENCH_BJ_RUNS:-15}" --jobs ${BENCH_BJ_JOBS:-commit pull copy} \
         --raw "$T/blockjobs-raw.json" \
         --out "${BENCH_OUT:-$here/results-$(date +%Y-%m-%d)-blockjobs.md}" "${readme_arg[@]}"
     exit 0
