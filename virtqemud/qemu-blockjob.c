@@ -91,6 +91,8 @@ typedef struct {
 
 static GMutex bj_side_lock;
 static GHashTable *bj_sides;
+/* domains whose saved jobs have not met QEMU's yet after a restart */
+static GHashTable *bj_reconciling;
 
 static void
 bj_side_free(gpointer data)
@@ -1284,6 +1286,27 @@ bj_reconnect(QemuDomain *dom)
         bj_feed(dom, id, event, detail);
     }
     bj_save(dom);
+    g_mutex_lock(&bj_side_lock);
+    if (bj_reconciling)
+        g_hash_table_remove(bj_reconciling, dom);
+    g_mutex_unlock(&bj_side_lock);
+}
+
+/* A job's saved state may be older than QEMU's until the reconcile after
+ * a restart has run: requests about it wait for that (a few seconds). */
+static void
+bj_wait_reconciled(QemuDomain *dom)
+{
+    for (int i = 0; i < 10000000 / BJ_WAIT_POLL_US; i++) {
+        bool pending;
+
+        g_mutex_lock(&bj_side_lock);
+        pending = bj_reconciling && g_hash_table_contains(bj_reconciling, dom);
+        g_mutex_unlock(&bj_side_lock);
+        if (!pending)
+            return;
+        g_usleep(BJ_WAIT_POLL_US);
+    }
 }
 
 static void
@@ -1446,6 +1469,11 @@ qemu_blockjob_reconnected(QemuDomain *dom, QemuMonitor *mon)
     g_mutex_unlock(&dom->lock);
     if (!any)
         return;
+    g_mutex_lock(&bj_side_lock);
+    if (!bj_reconciling)
+        bj_reconciling = g_hash_table_new(NULL, NULL);
+    g_hash_table_add(bj_reconciling, dom);
+    g_mutex_unlock(&bj_side_lock);
     timer = g_timeout_source_new(delay);
     g_source_set_callback(timer, bj_reconnect_later, qemu_domain_ref(dom),
                           (GDestroyNotify)qemu_domain_unref);
@@ -1627,6 +1655,7 @@ bj_begin(const RemoteNonnullDomain *ref, const char *api, GError **error)
 
     if (!dom || !qemu_domain_job_begin(dom, api, error))
         return NULL;
+    bj_wait_reconciled(dom);
     return g_steal_pointer(&dom);
 }
 
@@ -1911,6 +1940,34 @@ qemu_blockjob_run_tool(const char *const *argv, GError **error)
     return true;
 }
 
+/* A reused shallow copy's destination must back onto the source's
+ * backing file: after the pivot the guest reads through it. */
+static bool
+bj_check_reused_backing(const char *dest, const char *dst, const char *backing, GError **error)
+{
+    g_auto(UtilImageInfo) info = { 0 };
+    g_autofree char *resolved = NULL;
+    struct stat st_named;
+    struct stat st_backing;
+
+    if (!util_image_probe(dest, UTIL_IMAGE_FORMAT_AUTO, &info, error))
+        return false;
+    if (info.backing_name && util_image_backing_is_local(info.backing_name))
+        resolved = util_image_resolve_backing(dest, info.backing_name);
+    if (!resolved || (g_strcmp0(resolved, backing) != 0 &&
+                      (stat(resolved, &st_named) < 0 || stat(backing, &st_backing) < 0 ||
+                       st_named.st_dev != st_backing.st_dev ||
+                       st_named.st_ino != st_backing.st_ino))) {
+        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_CONFIG_UNSUPPORTED,
+                       "unsupported configuration: the reused destination '%s' of a shallow "
+                       "copy of disk '%s' must name '%s' as its backing file%s%s", dest, dst,
+                       backing, info.backing_name ? ", not " : "",
+                       info.backing_name ? info.backing_name : "");
+        return false;
+    }
+    return true;
+}
+
 /* Copy @disk (or the disk named by @path) of @ref to @dest. */
 static bool
 bj_copy(const RemoteNonnullDomain *ref, const char *path, BjDest *dest,
@@ -1995,6 +2052,11 @@ bj_copy(const RemoteNonnullDomain *ref, const char *path, BjDest *dest,
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_CONFIG_UNSUPPORTED,
                        "unsupported configuration: external destination file for disk %s "
                        "already exists and is not a block device: %s", dst, dest->path);
+        bj_end(dom);
+        return false;
+    }
+    if (reuse && shallow && backing_path && !bj_check_reused_backing(dest->path, dst,
+                                                                      backing_path, error)) {
         bj_end(dom);
         return false;
     }
@@ -2641,6 +2703,39 @@ bj_get_block_info(RpcServerCall *call, const RemoteDomainGetBlockInfoArgs *args,
 
 /* ------------------------------------------------------------ merging */
 
+void
+qemu_blockjob_settle(QemuDomain *dom)
+{
+    g_autoptr(GPtrArray) dsts = g_ptr_array_new_with_free_func(g_free);
+
+    bj_wait_reconciled(dom);
+    g_mutex_lock(&dom->lock);
+    for (guint i = 0; dom->blockjobs && i < dom->blockjobs->len; i++)
+        g_ptr_array_add(dsts, g_strdup(((BlockJob *)g_ptr_array_index(dom->blockjobs, i))->disk));
+    g_mutex_unlock(&dom->lock);
+    for (guint i = 0; i < dsts->len; i++)
+        bj_wait_ended(dom, g_ptr_array_index(dsts, i));
+}
+
+bool
+qemu_blockjob_check_disk_free(QemuDomain *dom, const char *dst, const char *top,
+                              GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
+    ConfDomainDiskDef *disk;
+    BlockJob *job;
+
+    if (dom->id < 0 || !dom->live)
+        return true;
+    disk = bj_live_disk_locked(dom, dst);
+    job = bj_find_disk_locked(dom, dst);
+    if (job && disk && job->type == BLOCKJOB_TYPE_ACTIVE_COMMIT &&
+        g_strcmp0(disk->src->path, top) == 0 &&
+        g_strcmp0(job->top_node, disk->src->node_name_format) == 0)
+        return true;
+    return blockjob_check_action(job, dst, BLOCKJOB_ACTION_START, error) >= 0;
+}
+
 /* What qemu_blockjob_merge() needs to know of the layer it merges. */
 typedef struct {
     char *base;                 /* the layer's backing file */
@@ -2698,6 +2793,7 @@ qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMer
     BlockJobStatus outcome;
     bool running;
 
+    bj_wait_reconciled(dom);
     bj_wait_ended(dom, name);
     g_mutex_lock(&dom->lock);
     running = dom->id >= 0 && dom->live;
@@ -2772,6 +2868,8 @@ qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMer
         {
             BlockJob *job = bj_find_locked(dom, id);
 
+            if (job && job->state == BLOCKJOB_STATE_PIVOTING)
+                job = NULL;     /* a pivot sent before a restart: it ends */
             if (job && !(pivot = blockjob_apply_action(job, BLOCKJOB_ACTION_PIVOT, error))) {
                 g_mutex_unlock(&dom->lock);
                 return false;

@@ -58,6 +58,18 @@ typedef enum {
 bool qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMergeMode mode,
                          GError **error);
 
+/* Waits (a few seconds at most) until the saved jobs of @dom have met
+ * QEMU's after a restart and jobs already ended have left, so that what
+ * the records say is current.  The state-change job is held. */
+void qemu_blockjob_settle(QemuDomain *dom);
+
+/* A block job may start on disk @dst of running @dom now (no job or
+ * mirror holds it), or the job there is the active commit of @top (a
+ * merge interrupted by a restart, which qemu_blockjob_merge takes over):
+ * the error libvirt gives otherwise.  True for shut off domains. */
+bool qemu_blockjob_check_disk_free(QemuDomain *dom, const char *dst, const char *top,
+                                   GError **error);
+
 /* ---- shared with qemu-offline.c ---- */
 
 /* virDomainBlockCommitFlags */

@@ -1766,7 +1766,8 @@ qemu_snap_plan_locked(QemuDomain *dom, QemuSnapList *list, const ConfSnapshotDef
             continue;
         m = g_new0(QemuSnapMerge, 1);
         g_ptr_array_add(ret, m);
-        if (!(chain = qemu_snap_disk_chain(dom, sd->name, &m->dst, error)))
+        if (!(chain = qemu_snap_disk_chain(dom, sd->name, &m->dst, error)) ||
+            !qemu_blockjob_check_disk_free(dom, m->dst, sd->path, error))
             return false;
         m->overlay = g_strdup(sd->path);
         for (layer = chain; layer && g_strcmp0(layer->path, sd->path) != 0; layer = layer->backing)
@@ -1927,6 +1928,8 @@ qemu_snapshot_delete(RpcServerCall *call, const RemoteDomainSnapshotDeleteArgs *
     if (!(dom = qemu_domain_lookup(&args->snap.dom, error)) ||
         !qemu_domain_job_begin(dom, "virDomainSnapshotDelete", error))
         return false;
+    if (!(flags & DELETE_METADATA_ONLY))
+        qemu_blockjob_settle(dom);
     {
         g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&snap_lock);
         QemuSnapList *list = qemu_snap_list_locked(dom);

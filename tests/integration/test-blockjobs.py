@@ -393,10 +393,17 @@ def copy_xml(path, fmt="qcow2"):
 
 
 def test_copy():
-    for label, flags, after_tail in [("full", 0, []), ("shallow", L.VIR_DOMAIN_BLOCK_COPY_SHALLOW,
-                                                       [2, 1, 0])]:
+    for label, flags, after_tail in [
+            ("full", 0, []), ("shallow", L.VIR_DOMAIN_BLOCK_COPY_SHALLOW, [2, 1, 0]),
+            ("shallow into a reused image", L.VIR_DOMAIN_BLOCK_COPY_SHALLOW |
+             L.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT, [2, 1, 0])]:
         dom, paths, name, d = new_domain()
         dest = os.path.join(d, "copy.qcow2")
+        if flags & L.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT:
+            # made beforehand, naming the source's backing file relatively
+            r = run("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                    "snap2.qcow2", dest, cwd=d)
+            assert r.returncode == 0, r.stderr
         env.clear_events()
         dom.blockCopy("vda", copy_xml(dest), None, flags)
         check(env.wait_event(name, S_READY), "copy %s: READY" % label)
@@ -443,7 +450,13 @@ def test_copy():
 
     # refusals
     before = bjlib.live_chain(dom)
+    wrong = os.path.join(d, "wrongback.qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", paths[0], wrong)
     for label, args, code in [
+            ("a reused shallow destination naming another backing file",
+             (copy_xml(wrong), None,
+              L.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | L.VIR_DOMAIN_BLOCK_COPY_SHALLOW),
+             L.VIR_ERR_CONFIG_UNSUPPORTED),
             ("existing non-empty file without REUSE_EXT", (copy_xml(dest), None, 0),
              L.VIR_ERR_CONFIG_UNSUPPORTED),
             ("REUSE_EXT with a missing file", (copy_xml(os.path.join(d, "none.qcow2")), None,

@@ -17,14 +17,18 @@ relative backing names kept relative, the block-job event of a running
 domain, and -- QEMU stopped -- every byte the layers wrote, through qemu-io.
 Also: DELETE_CHILDREN and DELETE_CHILDREN_ONLY, two disks, stock `virsh
 snapshot-delete`, a snapshot whose image already left the chain (refused,
-metadata kept; METADATA_ONLY still works), and a deletion that fails on its
-second disk (a job is running there), then finishes when asked again.
+metadata kept; METADATA_ONLY still works), a disk busy with a copy (refused
+before anything changes), and kill -9 of virtqemud at several moments of a
+deletion, which then finishes when asked again, every byte kept.
 
 Usage: test-snapshot-delete.py BUILD_DIR      (prints TAP)
 """
 import hashlib
 import os
+import signal
 import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -89,7 +93,7 @@ def snap_xml(name, disks):
     return out + "</disks></domainsnapshot>"
 
 
-def new_domain(devs=("vda",), relative=False, start=True, flat=False):
+def new_domain(devs=("vda",), relative=False, start=True, extra=0):
     """A domain with base images only, then S1..S3 taken shut off, each
     followed by writes into the new layer; started if @start.  With
     @relative, the overlays are made beforehand by qemu-img with relative
@@ -118,6 +122,11 @@ def new_domain(devs=("vda",), relative=False, start=True, flat=False):
                               flags)
         for dev in devs:
             write_layer(paths[dev][i], i)
+    if extra:
+        for dev in devs:
+            r = run("qemu-io", "-f", "qcow2", paths[dev][3], "-c",
+                    "write -P %d 12M %dM" % (pattern(3), extra))
+            assert r.returncode == 0 and "failed" not in r.stdout, r.stdout + r.stderr
     if start:
         dom.create()
     return dom, name, d, paths
@@ -331,24 +340,23 @@ def test_shared_base():
 
 # ------------------------------------------------------------------ two disks, failures
 
-def test_two_disks_and_retry():
+def test_two_disks():
     dom, name, d, paths = new_domain(devs=("vda", "vdb"))
-    # a throttled pull keeps vdb busy: the deletion merges vda, then fails
-    dom.blockRebase("vdb", None, 1, 0)
+    # a copy keeps vdb busy: the deletion is refused before anything changes
+    dom.blockCopy("vdb", "<disk type='file'><source file='%s'/><driver type='qcow2'/></disk>"
+                  % os.path.join(d, "vdb-copy.qcow2"), None,
+                  L.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB)
     code, msg = error_of(dom.snapshotLookupByName("S2").delete, 0)
-    check(code == L.VIR_ERR_OPERATION_UNSUPPORTED and "already in active block job" in msg,
-          "two disks, vdb busy: the deletion fails clearly", (code, msg))
-    check("vdb" in msg and "again" in msg,
-          "two disks, vdb busy: the error names the disk and says to ask again", msg)
-    check(snap_names(dom) == ["S1", "S2", "S3"], "two disks, vdb busy: S2's metadata kept",
-          snap_names(dom))
-    check(disk_chain(dom, "vda")[1] == paths["vda"][1] and
-          disk_chain(dom, "vdb")[1] == paths["vdb"][2],
-          "two disks, vdb busy: vda merged, vdb untouched",
-          (disk_chain(dom, "vda"), disk_chain(dom, "vdb")))
+    check(code == L.VIR_ERR_BLOCK_COPY_ACTIVE and "vdb" in msg,
+          "two disks, a copy on vdb: the deletion is refused, naming the disk", (code, msg))
+    check(snap_names(dom) == ["S1", "S2", "S3"] and
+          disk_chain(dom, "vda") == [paths["vda"][i] for i in (3, 2, 1, 0)] and
+          os.path.exists(paths["vda"][2]),
+          "two disks, a copy on vdb: nothing changed on vda either",
+          (snap_names(dom), disk_chain(dom, "vda")))
     dom.blockJobAbort("vdb", 0)
     dom.snapshotLookupByName("S2").delete(0)
-    check(snap_names(dom) == ["S1", "S3"], "two disks: asked again, S2 is deleted",
+    check(snap_names(dom) == ["S1", "S3"], "two disks: once the copy is gone, S2 is deleted",
           snap_names(dom))
     expect(dom, name, paths, "vda", [3, 1, 0], "two disks, S2")
     expect(dom, name, paths, "vdb", [3, 1, 0], "two disks, S2")
@@ -388,14 +396,52 @@ def test_virsh():
     data_ok(dom, paths, "vda", 0, "virsh")
 
 
+def test_killed():
+    """kill -9 of virtqemud at some moment of a deletion (a 16 MiB active
+    commit), then the same deletion asked again: it finishes, nothing is
+    lost."""
+    global env
+    for delay in (0.0, 0.1, 0.3, 0.6):
+        dom, name, d, paths = new_domain(extra=16)
+        what = "killed after %.1f s" % delay
+        outcome = []
+        t = threading.Thread(target=lambda: outcome.append(
+            error_of(dom.snapshotLookupByName("S3").delete, 0)))
+        t.start()
+        time.sleep(delay)
+        pid = env.qemud_pid()
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            bjlib.wait_for(lambda: not os.path.exists("/proc/%d" % pid), 10)
+        t.join(60)
+        conn = env.connect()
+        dom = conn.lookupByName(name)
+        if "S3" in snap_names(dom):
+            code, msg = error_of(dom.snapshotLookupByName("S3").delete, 0)
+            check(code is None, "%s: asked again, the deletion finishes" % what, msg)
+        else:
+            check(True, "%s: the deletion had finished before the kill" % what)
+        check(snap_names(dom) == ["S1", "S2"] and not bjlib.mirror_of(dom) and
+              not dom.blockJobInfo("vda", 0),
+              "%s: S3 is gone, no job or mirror is left" % what, snap_names(dom))
+        expect(dom, name, paths, "vda", [2, 1, 0], what)
+        check(not os.path.exists(paths["vda"][3]), "%s: s3 image deleted" % what)
+        dom.destroy()
+        ok, out = view_ok(paths["vda"][2])
+        r = run("qemu-io", "-U", "-r", "-f", "qcow2", paths["vda"][2], "-c",
+                "read -P %d 12M 16M" % pattern(3))
+        check(ok and r.returncode == 0 and "fail" not in r.stdout.lower(),
+              "%s: every byte, the 16 MiB committed too" % what, out + r.stdout)
+
+
 def main():
     global env
     env = bjlib.Env("modvirt-snapdel-", BUILD)
     try:
         for t in (test_running_leaf, test_running_middle, test_running_root,
                   test_running_children, test_running_children_only, test_offline,
-                  test_relative, test_shared_base, test_two_disks_and_retry, test_left_chain,
-                  test_virsh):
+                  test_relative, test_shared_base, test_two_disks, test_left_chain,
+                  test_virsh, test_killed):
             try:
                 t()
             except Exception as e:  # a broken step fails its case, not the run
