@@ -97,17 +97,7 @@ static const CliNames cli_event_details[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(cli_event_details) == G_N_ELEMENTS(cli_event_names));
 
-static const char *const cli_block_job_types[] = {
-    "unknown", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit",
-    "Backup",
-};
 static const char *const cli_block_job_statuses[] = { "completed", "failed", "canceled", "ready" };
-
-static const char *
-cli_name(const char *const *names, size_t len, int value, const char *fallback)
-{
-    return value >= 0 && (size_t)value < len && names[value] ? names[value] : fallback;
-}
 
 static const char *
 cli_state_name(int state)
@@ -125,62 +115,6 @@ cli_state_reason_name(int state, int reason)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-typedef enum {
-    CLI_BY_ID = 1 << 0,
-    CLI_BY_UUID = 1 << 1,
-    CLI_BY_NAME = 1 << 2,
-    CLI_BY_ANY = CLI_BY_ID | CLI_BY_UUID | CLI_BY_NAME,
-} CliLookup;
-
-/* The domain named by the option @opt, looked up as virsh does: as an ID
- * if it is a number, then as a UUID, then as a name. */
-static virDomainPtr
-cli_domain(Cli *cli, const CliArgs *args, const char *opt, CliLookup by)
-{
-    const char *text = cli_arg_string(args, opt);
-    virDomainPtr dom = NULL;
-    guint64 id = 0;
-
-    if ((by & CLI_BY_ID) &&
-        g_ascii_string_to_unsigned(text, 10, 0, G_MAXINT, &id, NULL))
-        dom = virDomainLookupByID(cli->conn, (int)id);
-    if (!dom && (by & CLI_BY_UUID) && strlen(text) == VIR_UUID_STRING_BUFLEN - 1)
-        dom = virDomainLookupByUUIDString(cli->conn, text);
-    if (!dom && (by & CLI_BY_NAME))
-        dom = virDomainLookupByName(cli->conn, text);
-    if (!dom) {
-        cli_reset_error();
-        cli_error("failed to get domain '%s'", text);
-    }
-    return dom;
-}
-
-/* The contents of the file named by option "file", or NULL. */
-static char *
-cli_read_file(const CliArgs *args)
-{
-    const char *path = cli_arg_string(args, "file");
-    g_autoptr(GString) contents = g_string_new(NULL);
-    char buf[4096];
-    FILE *fp = fopen(path, "re");
-    size_t n = 0;
-
-    if (!fp) {
-        /* virsh's words, with the system's reason */
-        cli_error("Failed to open file '%s': %s", path, g_strerror(errno));
-        return NULL;
-    }
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        g_string_append_len(contents, buf, n);
-    if (ferror(fp)) {
-        cli_error("Failed to read file '%s': %s", path, g_strerror(errno));
-        fclose(fp);
-        return NULL;
-    }
-    fclose(fp);
-    return g_string_free(g_steal_pointer(&contents), FALSE);
-}
 
 /* virsh's state query: virDomainGetState, else virDomainGetInfo. */
 static int
@@ -204,10 +138,6 @@ cli_domain_state(virDomainPtr dom, int *ret_reason)
         *ret_reason = 0;
     return info.state;
 }
-
-#define CLI_DOMAIN_OPT \
-    { "domain", CLI_OPT_STRING, CLI_OPT_POSITIONAL | CLI_OPT_REQUIRED, "domain name, id or uuid" }
-#define CLI_OPTS_END { NULL, CLI_OPT_LAST, 0, NULL }
 
 /* ------------------------------------------------------------ list */
 
@@ -248,41 +178,6 @@ cli_domain_compare(const void *a, const void *b)
     return ida != inactive ? -1 : 1;
 }
 
-typedef struct {
-    GPtrArray *rows;                /* GStrv each */
-    size_t ncols;
-} CliTable;
-
-/* Print a table as virsh's vshTable does. */
-static void
-cli_table_print(const CliTable *table)
-{
-    g_autofree size_t *widths = g_new0(size_t, table->ncols);
-
-    for (guint r = 0; r < table->rows->len; r++) {
-        char **row = table->rows->pdata[r];
-
-        for (size_t c = 0; c < table->ncols; c++)
-            widths[c] = MAX(widths[c], (size_t)g_utf8_strlen(row[c], -1));
-    }
-    for (guint r = 0; r < table->rows->len; r++) {
-        char **row = table->rows->pdata[r];
-
-        for (size_t c = 0; c < table->ncols; c++) {
-            printf(" %s", row[c]);
-            if (c + 1 < table->ncols)
-                printf("%*s", (int)(widths[c] - g_utf8_strlen(row[c], -1) + 2), "");
-        }
-        printf("\n");
-        if (r == 0) {
-            for (size_t c = 0; c < table->ncols; c++)
-                for (size_t i = 0; i < widths[c] + 3; i++)
-                    putchar('-');
-            printf("\n");
-        }
-    }
-}
-
 static bool
 cli_cmd_list(Cli *cli, const CliArgs *args)
 {
@@ -307,13 +202,12 @@ cli_cmd_list(Cli *cli, const CliArgs *args)
     bool opt_table = cli_arg_bool(args, "table");
     unsigned int flags = VIR_CONNECT_LIST_DOMAINS_ACTIVE;
     virDomainPtr *domains = NULL;
-    CliTable table = { g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev), 3 };
+    g_autoptr(CliTable) table = cli_table_new("Id", "Name", "State", NULL);
     int n = 0;
 
     if (opt_table && (opt_uuid || opt_name || opt_id)) {
         cli_error("Options --table and --%s are mutually exclusive",
                   opt_name ? "name" : opt_uuid ? "uuid" : "id");
-        g_ptr_array_free(table.rows, TRUE);
         return false;
     }
     if (cli_arg_bool(args, "inactive") || cli_arg_bool(args, "state-shutoff"))
@@ -329,12 +223,10 @@ cli_cmd_list(Cli *cli, const CliArgs *args)
 
     if ((n = virConnectListAllDomains(cli->conn, &domains, flags)) < 0) {
         cli_error("Failed to list domains");
-        g_ptr_array_free(table.rows, TRUE);
         return false;
     }
     qsort(domains, n, sizeof(*domains), cli_domain_compare);
 
-    g_ptr_array_add(table.rows, g_strdupv((char *[]) { "Id", "Name", "State", NULL }));
     for (int i = 0; i < n; i++) {
         virDomainPtr dom = domains[i];
         unsigned int id = virDomainGetID(dom);
@@ -349,9 +241,7 @@ cli_cmd_list(Cli *cli, const CliArgs *args)
                 cli_reset_error();
                 continue;
             }
-            g_ptr_array_add(table.rows,
-                            g_strdupv((char *[]) { id_text, (char *)virDomainGetName(dom),
-                                                   (char *)cli_state_name(state), NULL }));
+            cli_table_add(table, id_text, virDomainGetName(dom), cli_state_name(state), NULL);
         } else {
             char uuid[VIR_UUID_STRING_BUFLEN];
             const char *sep = "";
@@ -374,11 +264,10 @@ cli_cmd_list(Cli *cli, const CliArgs *args)
         }
     }
     if (opt_table)
-        cli_table_print(&table);
+        cli_table_print(cli, table);
     for (int i = 0; i < n; i++)
         virDomainFree(domains[i]);
     free(domains);
-    g_ptr_array_free(table.rows, TRUE);
     return true;
 }
 
@@ -395,7 +284,7 @@ static bool
 cli_cmd_define(Cli *cli, const CliArgs *args)
 {
     const char *file = cli_arg_string(args, "file");
-    g_autofree char *xml = cli_read_file(args);
+    g_autofree char *xml = cli_read_file(file);
     virDomainPtr dom = NULL;
 
     if (!xml)
@@ -426,7 +315,7 @@ static bool
 cli_cmd_create(Cli *cli, const CliArgs *args)
 {
     const char *file = cli_arg_string(args, "file");
-    g_autofree char *xml = cli_read_file(args);
+    g_autofree char *xml = cli_read_file(file);
     unsigned int flags = 0;
     virDomainPtr dom = NULL;
 
@@ -996,8 +885,7 @@ cli_event_block_job(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom, const ch
 
     cli_event_print(data, "event '%s' for domain '%s': %s for %s %s\n", data->def->name,
                     virDomainGetName(dom),
-                    cli_name(cli_block_job_types, G_N_ELEMENTS(cli_block_job_types), type,
-                             "unknown"),
+                    cli_block_job_type_name(type),
                     disk,
                     cli_name(cli_block_job_statuses, G_N_ELEMENTS(cli_block_job_statuses),
                              status, "unknown"));

@@ -27,6 +27,8 @@ static const char *const cli_opt_type_syntax[] = {
     [CLI_OPT_BOOL] = "",
     [CLI_OPT_STRING] = " <string>",
     [CLI_OPT_INT] = " <number>",
+    [CLI_OPT_ARGV] = " <string>",
+    [CLI_OPT_ALIAS] = "",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(cli_opt_type_syntax) == CLI_OPT_LAST);
 
@@ -37,11 +39,13 @@ cli_error(const char *fmt, ...)
 {
     va_list ap;
 
+    fflush(stdout);
     fputs("error: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    fflush(stderr);
 }
 
 void
@@ -82,15 +86,17 @@ cli_arg_string(const CliArgs *args, const char *name)
 }
 
 static virErrorPtr cli_saved_error;
+static char *cli_saved_message;     /* one of the CLI's own, in place of the library's */
 
 /* virsh's last step after a failed command: the library's own message,
  * if the library reported anything. */
-static void
+void
 cli_report_last_error(void)
 {
-    if (!cli_saved_error)
-        return;
-    cli_error("%s", cli_saved_error->message ? cli_saved_error->message : "unknown error");
+    if (cli_saved_message)
+        cli_error("%s", cli_saved_message);
+    else if (cli_saved_error)
+        cli_error("%s", cli_saved_error->message ? cli_saved_error->message : "unknown error");
     cli_reset_error();
 }
 
@@ -98,7 +104,21 @@ void
 cli_reset_error(void)
 {
     g_clear_pointer(&cli_saved_error, virFreeError);
+    g_clear_pointer(&cli_saved_message, g_free);
     virResetLastError();
+}
+
+void
+cli_set_last_error(const char *message)
+{
+    g_free(cli_saved_message);
+    cli_saved_message = g_strdup(message);
+}
+
+int
+cli_last_error_code(void)
+{
+    return cli_saved_error ? cli_saved_error->code : 0;
 }
 
 /* The library calls this for every failing call.  Keep a copy, as virsh
@@ -109,6 +129,7 @@ static void
 cli_error_handler(void *data G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
 {
     g_clear_pointer(&cli_saved_error, virFreeError);
+    g_clear_pointer(&cli_saved_message, g_free);
     cli_saved_error = virSaveLastError();
 }
 
@@ -321,16 +342,32 @@ static const CliCommand cli_host_commands[] = {
       cli_opts_version, true, cli_cmd_version },
 };
 
+/* The command groups, in the order help lists them. */
+static const struct {
+    const char *title;
+    const CliCommand *commands;
+    const size_t *len;
+} cli_groups[] = {
+    { "host", cli_host_commands, NULL },
+    { "domain", cli_domain_commands, &cli_domain_commands_len },
+    { "block devices and jobs", cli_block_commands, &cli_block_commands_len },
+    { "snapshot", cli_snapshot_commands, &cli_snapshot_commands_len },
+};
+
+static size_t
+cli_group_len(size_t group)
+{
+    return cli_groups[group].len ? *cli_groups[group].len : G_N_ELEMENTS(cli_host_commands);
+}
+
 static const CliCommand *
 cli_command_find(const char *name)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(cli_host_commands); i++) {
-        if (strcmp(cli_host_commands[i].name, name) == 0)
-            return &cli_host_commands[i];
-    }
-    for (size_t i = 0; i < cli_domain_commands_len; i++) {
-        if (strcmp(cli_domain_commands[i].name, name) == 0)
-            return &cli_domain_commands[i];
+    for (size_t g = 0; g < G_N_ELEMENTS(cli_groups); g++) {
+        for (size_t i = 0; i < cli_group_len(g); i++) {
+            if (strcmp(cli_groups[g].commands[i].name, name) == 0)
+                return &cli_groups[g].commands[i];
+        }
     }
     return NULL;
 }
@@ -349,16 +386,70 @@ cli_usage(FILE *out)
             "    -h | --help             this help\n"
             "    -q | --quiet            quiet mode\n"
             "    -r | --readonly         connect readonly\n"
-            "    -v | --version          program version\n"
-            "\n"
-            "  commands (host):\n");
-    for (size_t i = 0; i < G_N_ELEMENTS(cli_host_commands); i++)
-        fprintf(out, "    %-30s %s\n", cli_host_commands[i].name, cli_host_commands[i].help);
-    fprintf(out, "\n  commands (domain):\n");
-    for (size_t i = 0; i < cli_domain_commands_len; i++)
-        fprintf(out, "    %-30s %s\n", cli_domain_commands[i].name,
-                cli_domain_commands[i].help);
+            "    -v | --version          program version\n");
+    for (size_t g = 0; g < G_N_ELEMENTS(cli_groups); g++) {
+        fprintf(out, "\n  commands (%s):\n", cli_groups[g].title);
+        for (size_t i = 0; i < cli_group_len(g); i++)
+            fprintf(out, "    %-30s %s\n", cli_groups[g].commands[i].name,
+                    cli_groups[g].commands[i].help);
+    }
     fprintf(out, "\n");
+}
+
+/* An option in the SYNOPSIS of help, as virsh writes it: "<domain>" for
+ * a required one, "[--base <string>]", "[--wait]", "[[--diskspec] <string>]...". */
+static void
+cli_help_synopsis(const CliOptDef *opt)
+{
+    switch (opt->type) {
+    case CLI_OPT_BOOL:
+        printf(" [--%s]", opt->name);
+        break;
+    case CLI_OPT_STRING:
+    case CLI_OPT_INT:
+        if (opt->flags & CLI_OPT_REQUIRED)
+            printf(" <%s>", opt->name);
+        else
+            printf(" [--%s%s]", opt->name, cli_opt_type_syntax[opt->type]);
+        break;
+    case CLI_OPT_ARGV:
+        printf(" [[--%s]%s]...", opt->name, cli_opt_type_syntax[opt->type]);
+        break;
+    case CLI_OPT_ALIAS:
+        /* undocumented, as virsh's */
+        break;
+    case CLI_OPT_LAST:
+        g_assert_not_reached();
+    }
+}
+
+/* An option in the OPTIONS list of help: "[--domain] <string>" for a
+ * required one, "--base <string>", "--wait". */
+static void
+cli_help_option(const CliOptDef *opt)
+{
+    g_autofree char *flag = NULL;
+
+    switch (opt->type) {
+    case CLI_OPT_BOOL:
+        flag = g_strdup_printf("--%s", opt->name);
+        break;
+    case CLI_OPT_STRING:
+    case CLI_OPT_INT:
+        if (opt->flags & CLI_OPT_REQUIRED)
+            flag = g_strdup_printf("[--%s]%s", opt->name, cli_opt_type_syntax[opt->type]);
+        else
+            flag = g_strdup_printf("--%s%s", opt->name, cli_opt_type_syntax[opt->type]);
+        break;
+    case CLI_OPT_ARGV:
+        flag = g_strdup_printf("[--%s]%s", opt->name, cli_opt_type_syntax[opt->type]);
+        break;
+    case CLI_OPT_ALIAS:
+        return;
+    case CLI_OPT_LAST:
+        g_assert_not_reached();
+    }
+    printf("    %-15s  %s\n", flag, opt->help);
 }
 
 static bool
@@ -377,24 +468,15 @@ cli_cmd_help(Cli *cli G_GNUC_UNUSED, const CliArgs *args)
         return false;
     }
     printf("  NAME\n    %s - %s\n\n  SYNOPSIS\n    %s", cmd->name, cmd->help, cmd->name);
-    for (const CliOptDef *opt = cmd->opts; opt && opt->name; opt++) {
-        if ((opt->flags & CLI_OPT_REQUIRED) && (opt->flags & CLI_OPT_POSITIONAL))
-            printf(" [--%s]%s", opt->name, cli_opt_type_syntax[opt->type]);
-        else if (opt->flags & CLI_OPT_REQUIRED)
-            printf(" --%s%s", opt->name, cli_opt_type_syntax[opt->type]);
-        else
-            printf(" [--%s%s]", opt->name, cli_opt_type_syntax[opt->type]);
-    }
-    printf("\n\n  DESCRIPTION\n    %s\n\n", cmd->desc);
+    for (const CliOptDef *opt = cmd->opts; opt && opt->name; opt++)
+        cli_help_synopsis(opt);
+    printf("\n\n  DESCRIPTION\n    %s\n", cmd->desc);
     if (cmd->opts && cmd->opts[0].name) {
-        printf("  OPTIONS\n");
-        for (const CliOptDef *opt = cmd->opts; opt->name; opt++) {
-            g_autofree char *flag = g_strdup_printf("--%s%s", opt->name,
-                                                    cli_opt_type_syntax[opt->type]);
-            printf("    %-15s  %s\n", flag, opt->help);
-        }
-        printf("\n");
+        printf("\n  OPTIONS\n");
+        for (const CliOptDef *opt = cmd->opts; opt->name; opt++)
+            cli_help_option(opt);
     }
+    printf("\n");
     return true;
 }
 
@@ -410,91 +492,136 @@ cli_opt_find(const CliCommand *cmd, const char *name, size_t len)
     return -1;
 }
 
+/* Store @value for option @idx; an alias stands for the option it names. */
+static bool
+cli_parse_value(const CliCommand *cmd, CliArgs *args, int idx, const char *value)
+{
+    if (cmd->opts[idx].type == CLI_OPT_ARGV) {
+        g_ptr_array_add(args->list, (gpointer)value);
+    } else if (args->set[idx]) {
+        cli_error("option --%s already seen", cmd->opts[idx].name);
+        return false;
+    }
+    args->value[idx] = value;
+    args->set[idx] = true;
+    return true;
+}
+
 /* Fill @ret_args from argv as virsh does: --opt, --opt VALUE, --opt=VALUE,
- * and bare words for the string options still unset, in order. */
+ * "--" (only data after it), and bare words for the positional options
+ * still unset, in order.  Free ret_args->list with g_ptr_array_unref. */
 static bool
 cli_parse_args(const CliCommand *cmd, int argc, char **argv, CliArgs *ret_args)
 {
-    CliArgs args = { .cmd = cmd };
+    CliArgs args = { .cmd = cmd, .list = g_ptr_array_new() };
+    bool data_only = false;
+
+    G_STATIC_ASSERT(CLI_MAX_OPTS <= 64);
+    for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
+        g_assert(i < CLI_MAX_OPTS);
 
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         int idx = -1;
 
-        if (g_str_has_prefix(arg, "--") && arg[2]) {
+        if (!data_only && arg[0] == '-' && arg[1] == '-' && g_ascii_isalnum(arg[2])) {
             const char *name = arg + 2;
             const char *eq = strchr(name, '=');
+            const char *value = eq ? eq + 1 : NULL;
+            int len = eq ? (int)(eq - name) : (int)strlen(name);
 
-            idx = cli_opt_find(cmd, name, eq ? (size_t)(eq - name) : strlen(name));
+            idx = cli_opt_find(cmd, name, len);
             if (idx < 0) {
-                cli_error("command '%s' doesn't support option --%.*s", cmd->name,
-                          (int)(eq ? eq - name : (int)strlen(name)), name);
-                return false;
+                cli_error("command '%s' doesn't support option --%.*s", cmd->name, len, name);
+                goto error;
             }
-            if (args.set[idx]) {
-                cli_error("option --%s already seen", cmd->opts[idx].name);
-                return false;
+            if (cmd->opts[idx].type == CLI_OPT_ALIAS) {
+                const char *target = cmd->opts[idx].help;
+                const char *target_eq = strchr(target, '=');
+
+                if (target_eq && eq) {
+                    cli_error("invalid '=' after option --%s", cmd->opts[idx].name);
+                    goto error;
+                }
+                if (target_eq)
+                    value = target_eq + 1;
+                idx = cli_opt_find(cmd, target,
+                                   target_eq ? (size_t)(target_eq - target) : strlen(target));
+                g_assert(idx >= 0);
             }
             switch (cmd->opts[idx].type) {
             case CLI_OPT_BOOL:
                 if (eq) {
                     cli_error("invalid '=' after option --%s", cmd->opts[idx].name);
-                    return false;
+                    goto error;
                 }
                 break;
             case CLI_OPT_STRING:
             case CLI_OPT_INT:
-                if (eq) {
-                    args.value[idx] = eq + 1;
-                } else if (i + 1 < argc) {
-                    args.value[idx] = argv[++i];
-                } else {
-                    cli_error("expected syntax: --%s%s", cmd->opts[idx].name,
-                              cli_opt_type_syntax[cmd->opts[idx].type]);
-                    return false;
+            case CLI_OPT_ARGV:
+                if (!value && i + 1 < argc) {
+                    value = argv[++i];
+                } else if (!value) {
+                    cli_error("expected syntax: --%s <%s>", cmd->opts[idx].name,
+                              cmd->opts[idx].type == CLI_OPT_INT ? "number" : "string");
+                    goto error;
                 }
                 break;
+            case CLI_OPT_ALIAS:
             case CLI_OPT_LAST:
                 g_assert_not_reached();
             }
-            args.set[idx] = true;
+            if (!cli_parse_value(cmd, &args, idx, value))
+                goto error;
+            continue;
+        }
+        if (!data_only && strcmp(arg, "--") == 0) {
+            data_only = true;
             continue;
         }
 
-        /* A bare word (or "--" itself is not special here). */
-        idx = -1;
+        /* A bare word: the first positional option still unset, or the
+         * list option again and again. */
         for (int j = 0; cmd->opts && cmd->opts[j].name; j++) {
             if ((cmd->opts[j].flags & CLI_OPT_POSITIONAL) && !args.set[j]) {
+                idx = j;
+                break;
+            }
+            if (cmd->opts[j].type == CLI_OPT_ARGV) {
                 idx = j;
                 break;
             }
         }
         if (idx < 0) {
             cli_error("unexpected data '%s'", arg);
-            return false;
+            goto error;
         }
-        args.value[idx] = arg;
-        args.set[idx] = true;
+        if (!cli_parse_value(cmd, &args, idx, arg))
+            goto error;
     }
     for (int j = 0; cmd->opts && cmd->opts[j].name; j++) {
         const CliOptDef *opt = &cmd->opts[j];
 
         if ((opt->flags & CLI_OPT_REQUIRED) && !args.set[j]) {
             cli_error("command '%s' requires <%s> option", cmd->name, opt->name);
-            return false;
+            goto error;
         }
-        if (opt->type == CLI_OPT_INT && args.set[j]) {
+        if (opt->type == CLI_OPT_INT && !(opt->flags & CLI_OPT_UNCHECKED) && args.set[j]) {
             guint64 value = 0;
 
             if (!g_ascii_string_to_unsigned(args.value[j], 10, 0, G_MAXINT, &value, NULL)) {
                 cli_error("Numeric value '%s' for <%s> option is malformed or out of range",
                           args.value[j], opt->name);
-                return false;
+                goto error;
             }
         }
     }
     *ret_args = args;
     return true;
+
+ error:
+    g_ptr_array_unref(args.list);
+    return false;
 }
 
 int
@@ -562,6 +689,7 @@ main(int argc, char **argv)
     }
 
     ok = cmd->handler(&cli, &args);
+    g_ptr_array_unref(args.list);
     if (!ok)
         cli_report_last_error();
     if (!cli.quiet)
