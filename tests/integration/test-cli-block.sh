@@ -21,7 +21,8 @@
 # --raw --bytes --bandwidth --abort, domblklist, domblkinfo,
 # snapshot-create-as --disk-only (and --reuse-external with overlays made
 # beforehand), snapshot-create, snapshot-list (--tree and filters),
-# snapshot-info, -dumpxml, -current, -parent, snapshot-delete --metadata,
+# snapshot-info, -dumpxml, -current, -parent, snapshot-delete (--metadata,
+# and merging),
 # and errors (unknown disk, bad option values, unknown snapshot).
 # Output is TAP; exit status 1 if any test failed.
 
@@ -568,9 +569,20 @@ if twins snap; then
         "$(mvc snapshot-parent "$D" s2 2>&1 >/dev/null | head -n 1)"
     as_virsh "snapshot-list --tree after the delete prints what virsh prints" snapshot-list "$D" --tree
     same "--metadata leaves the images and chain in place" "6" "$(chain "$ROOT/$D/ov2.qcow2" | wc -l)"
+
+    # a real delete: the daemon merges the snapshot's image out of the chain
+    before=$(chain "$ROOT/$D/$(basename "$(source_of "$D")")" | wc -l)
+    pair "snapshot-delete (merging)" snap snapshot-delete DOM s2
+    same "snapshot-delete prints virsh's line" $'Domain snapshot s2 deleted\n\nrc=0' "$m_out"
+    same "the deleted snapshot is gone from the list" "s4" "$(mvc -q snapshot-list "$D" --name)"
+    top_m=$(source_of "$D")
+    top_v=$(source_of v-snap)
+    same "the chain lost one image" "$((before - 1))" "$(chain "$top_m" | wc -l)"
+    same "the chain is the one virsh's delete left" "$(chain "$top_v" | sed "s#$ROOT/v-snap/##")" \
+        "$(chain "$top_m" | sed "s#$ROOT/$D/##")"
     stop "$D"
-    data_ok "data written before the snapshots reads through the last overlay" \
-        reads_ok "$ROOT/$D/ov2.qcow2" 0 1 2 3
+    data_ok "data written before the snapshots reads through the top after the merge" \
+        reads_ok "$top_m" 0 1 2 3
 fi
 
 echo "1..$n"
