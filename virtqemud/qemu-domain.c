@@ -53,11 +53,32 @@ enum {
     LIST_ALL_FLAGS = (1 << 16) - 1,
 };
 
+/* An entry of the registry's by-name order: what a list needs of a
+ * domain that never changes while it is registered (a redefinition keeps
+ * name and UUID), copied next to each other, so that listing a thousand domains touches
+ * each domain's own memory once, for its run state. */
+typedef struct {
+    QemuDomain *dom;
+    const char *name;          /* in QemuSorted.names */
+    guint8 uuid[16];
+} QemuSortedEntry;
+
+typedef struct {
+    GArray *entries;           /* QemuSortedEntry, by name */
+    char *names;               /* the names, one after the other */
+} QemuSorted;
+
 typedef struct {
     GRWLock lock;
     GHashTable *by_uuid;       /* 16-byte uuid (GBytes) -> QemuDomain* (a reference) */
     GHashTable *by_name;       /* name -> QemuDomain* (borrowed from by_uuid) */
+    /* every domain sorted by name (borrowed), for the lists; rebuilt by the
+     * first reader after a change (under @lock for reading and
+     * @sorted_lock), emptied by every writer */
+    GMutex sorted_lock;
+    QemuSorted *sorted;        /* NULL when stale */
     char *configdir;           /* <configdir>/qemu */
+    UtilFileDir *configfiles;  /* the definitions in it */
     char *autostartdir;        /* <configdir>/qemu/autostart */
     char *rundir;              /* <rundir>/qemu: status files, monitor sockets */
     char *logdir;              /* <logdir>/qemu */
@@ -127,15 +148,30 @@ qemu_uuid_format(const guint8 *uuid, char out[37])
 }
 
 static char *
-qemu_config_path(const char *name)
-{
-    return g_strdup_printf("%s/%s.xml", registry.configdir, name);
-}
-
-static char *
 qemu_autostart_path(const char *name)
 {
     return g_strdup_printf("%s/%s.xml", registry.autostartdir, name);
+}
+
+static char *
+qemu_config_file(const char *name)
+{
+    return g_strconcat(name, ".xml", NULL);
+}
+
+static void
+qemu_sorted_free(QemuSorted *sorted)
+{
+    g_array_unref(sorted->entries);
+    g_free(sorted->names);
+    g_free(sorted);
+}
+
+/* The by-name order is out of date; write lock held. */
+static void
+qemu_registry_changed_locked(void)
+{
+    g_clear_pointer(&registry.sorted, qemu_sorted_free);
 }
 
 /* Registry insert; write lock held. */
@@ -144,6 +180,7 @@ qemu_registry_add_locked(QemuDomain *dom)
 {
     g_hash_table_insert(registry.by_uuid, qemu_uuid_key(dom->def->uuid), dom);
     g_hash_table_insert(registry.by_name, g_strdup(dom->def->name), dom);
+    qemu_registry_changed_locked();
 }
 
 static void
@@ -151,8 +188,54 @@ qemu_registry_remove_locked(QemuDomain *dom)
 {
     g_autoptr(GBytes) key = qemu_uuid_key(dom->def->uuid);
 
+    qemu_registry_changed_locked();
     g_hash_table_remove(registry.by_name, dom->def->name);
     g_hash_table_remove(registry.by_uuid, key);
+}
+
+static gint
+qemu_sorted_entry_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(((const QemuSortedEntry *)a)->name, ((const QemuSortedEntry *)b)->name);
+}
+
+/* Every domain sorted by name; read lock held, valid while it is. */
+static const GArray *
+qemu_registry_sorted_locked(void)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry.sorted_lock);
+    QemuSorted *sorted;
+    GHashTableIter it;
+    gpointer value;
+    size_t size = 0;
+    char *p;
+
+    if (registry.sorted)
+        return registry.sorted->entries;
+    sorted = g_new0(QemuSorted, 1);
+    sorted->entries = g_array_sized_new(FALSE, FALSE, sizeof(QemuSortedEntry),
+                                        g_hash_table_size(registry.by_uuid));
+    g_hash_table_iter_init(&it, registry.by_uuid);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const ConfDomainDef *def = ((QemuDomain *)value)->def;
+        QemuSortedEntry e = { value, def->name, { 0 } };
+
+        memcpy(e.uuid, def->uuid, 16);
+        g_array_append_val(sorted->entries, e);
+        size += strlen(def->name) + 1;
+    }
+    g_array_sort(sorted->entries, qemu_sorted_entry_cmp);
+    p = sorted->names = g_malloc(size + 1);
+    for (guint i = 0; i < sorted->entries->len; i++) {
+        QemuSortedEntry *e = &g_array_index(sorted->entries, QemuSortedEntry, i);
+        size_t n = strlen(e->name) + 1;
+
+        memcpy(p, e->name, n);
+        e->name = p;
+        p += n;
+    }
+    registry.sorted = sorted;
+    return sorted->entries;
 }
 
 GPtrArray *
@@ -555,6 +638,7 @@ qemu_domains_init(GError **error)
                                              (GDestroyNotify)qemu_domain_unref);
     registry.by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     registry.configdir = g_build_filename(paths->configdir, "qemu", NULL);
+    registry.configfiles = util_file_dir_new(registry.configdir);
     registry.autostartdir = g_build_filename(registry.configdir, "autostart", NULL);
     registry.rundir = g_build_filename(paths->rundir, "qemu", NULL);
     registry.logdir = g_build_filename(paths->logdir, "qemu", NULL);
@@ -606,6 +690,8 @@ qemu_domains_cleanup(void)
     qemu_snapshot_cleanup();
     g_clear_pointer(&registry.by_name, g_hash_table_destroy);
     g_clear_pointer(&registry.by_uuid, g_hash_table_destroy);
+    g_clear_pointer(&registry.sorted, qemu_sorted_free);
+    g_clear_pointer(&registry.configfiles, util_file_dir_free);
     g_clear_pointer(&registry.configdir, g_free);
     g_clear_pointer(&registry.autostartdir, g_free);
     g_clear_pointer(&registry.rundir, g_free);
@@ -648,7 +734,7 @@ bool
 qemu_domain_save_config(QemuDomain *dom, GError **error)
 {
     g_autofree char *text = NULL;
-    g_autofree char *path = NULL;
+    g_autofree char *file = NULL;
 
     g_mutex_lock(&dom->lock);
     if (!dom->persistent) {
@@ -656,9 +742,9 @@ qemu_domain_save_config(QemuDomain *dom, GError **error)
         return true;
     }
     text = conf_domain_format(dom->def, CONF_DOMAIN_FORMAT_INACTIVE | CONF_DOMAIN_FORMAT_SECURE);
-    path = qemu_config_path(dom->def->name);
+    file = qemu_config_file(dom->def->name);
     g_mutex_unlock(&dom->lock);
-    return util_file_write_atomic(path, text, strlen(text), 0600, error);
+    return util_file_dir_write(registry.configfiles, file, text, strlen(text), 0600, error);
 }
 
 /* Another domain with @def's name or UUID but not both is a clash; the
@@ -694,7 +780,7 @@ qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonn
 {
     g_autoptr(ConfDomainDef) def = NULL;
     g_autofree char *text = NULL;
-    g_autofree char *path = NULL;
+    g_autofree char *file = NULL;
     QemuDomain *by_uuid = NULL;
     QemuDomain *dom;
     bool updated = false;
@@ -704,7 +790,7 @@ qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonn
     if (!(def = qemu_domain_parse_def(xml, flags & 1, error)))
         return false;
     text = conf_domain_format(def, CONF_DOMAIN_FORMAT_INACTIVE | CONF_DOMAIN_FORMAT_SECURE);
-    path = qemu_config_path(def->name);
+    file = qemu_config_file(def->name);
 
     /* one writer at a time: the check, the file and the registry agree */
     g_rw_lock_writer_lock(&registry.lock);
@@ -719,7 +805,7 @@ qemu_define(RpcServerCall *call, const char *xml, unsigned int flags, RemoteNonn
         g_rw_lock_writer_unlock(&registry.lock);
         return false;
     }
-    if (!util_file_write_atomic(path, text, strlen(text), 0600, error)) {
+    if (!util_file_dir_write(registry.configfiles, file, text, strlen(text), 0600, error)) {
         g_rw_lock_writer_unlock(&registry.lock);
         return false;
     }
@@ -764,7 +850,7 @@ static bool
 qemu_undefine(const RemoteNonnullDomain *ref, unsigned int flags, GError **error)
 {
     g_autoptr(QemuDomain) dom = NULL;
-    g_autofree char *path = NULL;
+    g_autofree char *file = NULL;
     g_autofree char *autostart = NULL;
 
     /* managed save, snapshot metadata, nvram, keep nvram, checkpoints, tpm,
@@ -800,7 +886,7 @@ qemu_undefine(const RemoteNonnullDomain *ref, unsigned int flags, GError **error
         g_rw_lock_writer_unlock(&registry.lock);
         return false;
     }
-    path = qemu_config_path(dom->def->name);
+    file = qemu_config_file(dom->def->name);
     autostart = qemu_autostart_path(dom->def->name);
     if (unlink(autostart) < 0 && errno != ENOENT) {
         g_rw_lock_writer_unlock(&registry.lock);
@@ -808,9 +894,8 @@ qemu_undefine(const RemoteNonnullDomain *ref, unsigned int flags, GError **error
                              autostart);
         return false;
     }
-    if (unlink(path) < 0 && errno != ENOENT) {
+    if (!util_file_dir_remove(registry.configfiles, file, error)) {
         g_rw_lock_writer_unlock(&registry.lock);
-        util_error_set_errno(error, VIR_FROM_QEMU, errno, "cannot remove config '%s'", path);
         return false;
     }
     dom->autostart = false;
@@ -934,70 +1019,85 @@ qemu_domain_matches(QemuDomain *dom, unsigned int flags)
     return true;
 }
 
-static gint
-qemu_domain_cmp_name(gconstpointer a, gconstpointer b)
-{
-    const QemuDomain *da = *(QemuDomain *const *)a;
-    const QemuDomain *db = *(QemuDomain *const *)b;
+/* Call @fn (may be NULL) for every domain matching @flags, by name, with
+ * the domain locked; the number of matches.  No copy of the registry, no
+ * sorting unless it changed since the last list. */
+typedef void (*QemuDomainVisit)(const QemuSortedEntry *e, gpointer data);
+#define QEMU_VISIT_PREFETCH 8
 
-    return strcmp(da->def->name, db->def->name);
-}
-
-/* Domains matching @flags, sorted by name, each a reference. */
-static GPtrArray *
-qemu_domains_collect(unsigned int flags)
+static guint
+qemu_domains_visit(unsigned int flags, QemuDomainVisit fn, gpointer data)
 {
-    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)qemu_domain_unref);
-    GHashTableIter it;
-    gpointer value;
+    const GArray *sorted;
+    guint n = 0;
 
     g_rw_lock_reader_lock(&registry.lock);
-    g_hash_table_iter_init(&it, registry.by_uuid);
-    while (g_hash_table_iter_next(&it, NULL, &value)) {
-        QemuDomain *dom = value;
-        bool match;
+    sorted = qemu_registry_sorted_locked();
+    for (guint i = 0; i < sorted->len; i++) {
+        const QemuSortedEntry *e = &g_array_index(sorted, QemuSortedEntry, i);
+        QemuDomain *dom = e->dom;
 
+        /* the domains are all over the heap: ask for the next ones early
+         * rather than wait for each in turn */
+        if (i + QEMU_VISIT_PREFETCH < sorted->len) {
+            const QemuDomain *ahead =
+                g_array_index(sorted, QemuSortedEntry, i + QEMU_VISIT_PREFETCH).dom;
+            __builtin_prefetch(&ahead->lock, 1);
+            __builtin_prefetch(&ahead->id, 0);
+        }
         g_mutex_lock(&dom->lock);
-        match = qemu_domain_matches(dom, flags);
+        if (qemu_domain_matches(dom, flags)) {
+            if (fn)
+                fn(e, data);
+            n++;
+        }
         g_mutex_unlock(&dom->lock);
-        if (match)
-            g_ptr_array_add(list, qemu_domain_ref(dom));
     }
     g_rw_lock_reader_unlock(&registry.lock);
-    g_ptr_array_sort(list, qemu_domain_cmp_name);
-    return list;
+    return n;
+}
+
+static void
+qemu_visit_add_ref(const QemuSortedEntry *e, gpointer data)
+{
+    RemoteNonnullDomain ref = { g_strdup(e->name), { 0 }, e->dom->id };
+
+    memcpy(ref.uuid, e->uuid, 16);
+    g_array_append_val((GArray *)data, ref);
 }
 
 static bool
 qemu_list_all(RpcServerCall *call, const RemoteConnectListAllDomainsArgs *args,
               RemoteConnectListAllDomainsRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) list = NULL;
+    g_autoptr(GArray) refs = NULL;
+    guint n;
 
     if (!qemu_check_flags(args->flags, LIST_ALL_FLAGS, "virConnectListAllDomains", error))
         return false;
-    list = qemu_domains_collect(args->flags);
-    if (list->len > RPC_DOMAIN_LIST_MAX) {
+    if (!args->need_results) {
+        ret->ret = qemu_domains_visit(args->flags, NULL, NULL);
+        return true;
+    }
+    refs = g_array_new(FALSE, TRUE, sizeof(RemoteNonnullDomain));
+    g_array_set_clear_func(refs, (GDestroyNotify)xdr_free_remote_nonnull_domain);
+    n = qemu_domains_visit(args->flags, qemu_visit_add_ref, refs);
+    if (n > RPC_DOMAIN_LIST_MAX) {
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_RPC,
-                       "too many domains '%u' for limit '%d'", list->len, RPC_DOMAIN_LIST_MAX);
+                       "too many domains '%u' for limit '%d'", n, RPC_DOMAIN_LIST_MAX);
         return false;
     }
-    ret->ret = list->len;
-    if (args->need_results) {
-        ret->domains_len = list->len;
-        ret->domains_val = g_new0(RemoteNonnullDomain, list->len);
-        for (guint i = 0; i < list->len; i++)
-            qemu_domain_make_ref(list->pdata[i], &ret->domains_val[i]);
-    }
+    ret->ret = n;
+    ret->domains_len = n;
+    g_array_set_clear_func(refs, NULL);
+    ret->domains_val = (RemoteNonnullDomain *)(void *)g_array_free(g_steal_pointer(&refs), FALSE);
     return true;
 }
 
 static bool
 qemu_num_of_domains(RpcServerCall *call, RemoteConnectNumOfDomainsRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) list = qemu_domains_collect(LIST_ACTIVE);
-
-    ret->num = list->len;
+    ret->num = qemu_domains_visit(LIST_ACTIVE, NULL, NULL);
     return true;
 }
 
@@ -1005,9 +1105,7 @@ static bool
 qemu_num_of_defined(RpcServerCall *call, RemoteConnectNumOfDefinedDomainsRet *ret,
                     GError **error)
 {
-    g_autoptr(GPtrArray) list = qemu_domains_collect(LIST_INACTIVE);
-
-    ret->num = list->len;
+    ret->num = qemu_domains_visit(LIST_INACTIVE, NULL, NULL);
     return true;
 }
 
@@ -1022,19 +1120,45 @@ qemu_check_max(int max, const char *what, GError **error)
     return true;
 }
 
+/* The first @max ids or names of a list */
+typedef struct {
+    GArray *out;
+    guint max;
+} QemuVisitFirst;
+
+static void
+qemu_visit_add_id(const QemuSortedEntry *e, gpointer data)
+{
+    QemuVisitFirst *v = data;
+
+    if (v->out->len < v->max)
+        g_array_append_val(v->out, e->dom->id);
+}
+
+static void
+qemu_visit_add_name(const QemuSortedEntry *e, gpointer data)
+{
+    QemuVisitFirst *v = data;
+
+    if (v->out->len < v->max) {
+        RemoteName name = { g_strdup(e->name) };
+        g_array_append_val(v->out, name);
+    }
+}
+
 static bool
 qemu_list_domains(RpcServerCall *call, const RemoteConnectListDomainsArgs *args,
                   RemoteConnectListDomainsRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) list = NULL;
+    QemuVisitFirst v = { NULL, args->maxids };
 
     if (!qemu_check_max(args->maxids, "domain IDs", error))
         return false;
-    list = qemu_domains_collect(LIST_ACTIVE);
-    ret->ids_len = MIN((int)list->len, args->maxids);
-    ret->ids_val = g_new0(gint32, ret->ids_len + 1);
-    for (guint32 i = 0; i < ret->ids_len; i++)
-        ret->ids_val[i] = ((QemuDomain *)list->pdata[i])->id;
+    /* zero-terminated: never an empty allocation */
+    v.out = g_array_new(TRUE, TRUE, sizeof(gint32));
+    qemu_domains_visit(LIST_ACTIVE, qemu_visit_add_id, &v);
+    ret->ids_len = v.out->len;
+    ret->ids_val = (gint32 *)(void *)g_array_free(v.out, FALSE);
     return true;
 }
 
@@ -1042,15 +1166,14 @@ static bool
 qemu_list_defined(RpcServerCall *call, const RemoteConnectListDefinedDomainsArgs *args,
                   RemoteConnectListDefinedDomainsRet *ret, GError **error)
 {
-    g_autoptr(GPtrArray) list = NULL;
+    QemuVisitFirst v = { NULL, args->maxnames };
 
     if (!qemu_check_max(args->maxnames, "domain names", error))
         return false;
-    list = qemu_domains_collect(LIST_INACTIVE);
-    ret->names_len = MIN((int)list->len, args->maxnames);
-    ret->names_val = g_new0(RemoteName, ret->names_len + 1);
-    for (guint32 i = 0; i < ret->names_len; i++)
-        ret->names_val[i].name = g_strdup(((QemuDomain *)list->pdata[i])->def->name);
+    v.out = g_array_new(TRUE, TRUE, sizeof(RemoteName));
+    qemu_domains_visit(LIST_INACTIVE, qemu_visit_add_name, &v);
+    ret->names_len = v.out->len;
+    ret->names_val = (RemoteName *)(void *)g_array_free(v.out, FALSE);
     return true;
 }
 

@@ -567,21 +567,22 @@ daemon_call_execute(DaemonClient *client, RpcServerCall *call, const guint8 *msg
             rh.status = RPC_STATUS_OK;
             out = rpc_message_build(&rh, info->enc_ret, ret, &outlen, &error);
         }
-        if (info->free_args)
-            info->free_args(args);
-        if (ret && info->free_ret)
-            info->free_ret(ret);
     }
-    if (!out) {
+    if (out) {
+        rpc_conn_send(client->conn, out, outlen);
+    } else {
         if (!error) {
             g_warning("procedure %s failed without saying why", info->name);
             util_error_set(&error, VIR_FROM_NONE, VIR_ERR_INTERNAL_ERROR,
                            "procedure %s failed without an error", info->name);
         }
         daemon_client_reply_error(client, &call->hdr, error);
-        return;
     }
-    rpc_conn_send(client->conn, out, outlen);
+    /* after the reply: the client need not wait for a big list to be freed */
+    if (args_ok && info->free_args)
+        info->free_args(args);
+    if (ret && info->free_ret)
+        info->free_ret(ret);
 }
 
 static gboolean
