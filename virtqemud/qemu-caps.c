@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "virtqemud.caps"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -1091,6 +1092,12 @@ qemu_caps_cache_lookup(const char *binary, GError **error)
         if (caps)
             qemu_caps_cache_store(file, caps);
     }
+    /* The JSON trees of a probe or a load (several hundred KiB in the
+     * calling thread's malloc arena, among the few small blocks the result
+     * keeps) are free now: give their pages back, or an idle daemon keeps
+     * them resident for good.  What the thread's tcache still holds goes
+     * back when the thread ends (qemu_caps_prefetch_reap). */
+    malloc_trim(0);
 
     g_mutex_lock(&qemu_caps_cache.lock);
     if (probed)
@@ -1131,6 +1138,28 @@ qemu_caps_cache_lookup_default(GError **error)
     return qemu_caps_cache_lookup(emulator, error);
 }
 
+/* In the main loop, once a prefetch thread is done: join it, so that the
+ * blocks its malloc cache (tcache) still held are back in its arena, and
+ * give the arena's free pages back. */
+static gboolean
+qemu_caps_prefetch_reap(gpointer data)
+{
+    GThread *thread = data;
+    bool ours = false;
+
+    g_mutex_lock(&qemu_caps_cache.lock);
+    /* qemu_caps_cache_cleanup() may have joined it already */
+    if (qemu_caps_cache.threads)
+        ours = g_ptr_array_remove_fast(qemu_caps_cache.threads, thread);
+    g_mutex_unlock(&qemu_caps_cache.lock);
+    if (ours) {
+        g_thread_join(thread);
+        malloc_trim(0);
+    }
+    g_thread_unref(thread);
+    return G_SOURCE_REMOVE;
+}
+
 static gpointer
 qemu_caps_prefetch_thread(gpointer data)
 {
@@ -1140,6 +1169,7 @@ qemu_caps_prefetch_thread(gpointer data)
 
     if (!caps)
         g_debug("prefetching capabilities of %s: %s", binary, local->message);
+    g_idle_add_full(G_PRIORITY_LOW, qemu_caps_prefetch_reap, g_thread_ref(g_thread_self()), NULL);
     return NULL;
 }
 

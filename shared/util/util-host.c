@@ -301,13 +301,54 @@ util_host_cpuinfo(void)
     return util_host_read_quiet(path, &err);
 }
 
+bool
+util_host_name_idn_plain(const char *name)
+{
+    const char *label = name;
+    size_t len = strlen(name);
+
+    /* libidn2's limits: a longer name or label is an error, not a copy */
+    if (len > 255)
+        return false;
+    while (true) {
+        const char *end = strchrnul(label, '.');
+
+        if (end - label > 63 ||
+            (end - label >= 4 && g_ascii_strncasecmp(label, "xn--", 4) == 0))
+            return false;
+        for (const char *p = label; p < end; p++) {
+            if ((unsigned char)*p >= 0x80)
+                return false;
+        }
+        if (!*end)
+            return true;
+        label = end + 1;
+    }
+}
+
+/* getaddrinfo(AI_CANONNAME) for @name; with @idn, AI_CANONIDN too. */
+static int
+util_host_canonname(const char *name, bool idn, char **ret_canon)
+{
+    struct addrinfo hints = { 0 };
+    struct addrinfo *info = NULL;
+    int rc;
+
+    hints.ai_flags = AI_CANONNAME | (idn ? AI_CANONIDN : 0);
+    hints.ai_family = AF_UNSPEC;
+    rc = getaddrinfo(name, NULL, &hints, &info);
+    if (rc != 0)
+        return rc;
+    *ret_canon = g_strdup(info->ai_canonname);
+    freeaddrinfo(info);
+    return 0;
+}
+
 char *
 util_host_hostname(GError **error)
 {
     char name[HOST_NAME_MAX + 1] = "";
-    struct addrinfo hints = { 0 };
-    struct addrinfo *info = NULL;
-    char *result = NULL;
+    g_autofree char *canon = NULL;
     int rc;
 
     if (gethostname(name, sizeof(name)) < 0) {
@@ -321,20 +362,24 @@ util_host_hostname(GError **error)
     if (g_str_has_prefix(name, "localhost") || strchr(name, '.'))
         return g_strdup(name);
 
-    hints.ai_flags = AI_CANONNAME | AI_CANONIDN;
-    hints.ai_family = AF_UNSPEC;
-    rc = getaddrinfo(name, NULL, &hints, &info);
+    /* libvirt asks for AI_CANONNAME | AI_CANONIDN, for which glibc loads
+     * libidn2 (and libunistring: 300 KiB resident for good) to decode the
+     * canonical name.  That decoding returns a plain ASCII name unchanged,
+     * so ask without AI_CANONIDN first, and again with it only for a name
+     * it could change or reject. */
+    rc = util_host_canonname(name, false, &canon);
+    if (rc == 0 && canon && !util_host_name_idn_plain(canon)) {
+        g_clear_pointer(&canon, g_free);
+        rc = util_host_canonname(name, true, &canon);
+    }
     if (rc != 0) {
         g_debug("getaddrinfo failed for '%s': %s", name, gai_strerror(rc));
         return g_strdup(name);
     }
 
-    if (!info->ai_canonname || g_str_has_prefix(info->ai_canonname, "localhost"))
-        result = g_strdup(name);
-    else
-        result = g_strdup(info->ai_canonname);
-    freeaddrinfo(info);
-    return result;
+    if (!canon || g_str_has_prefix(canon, "localhost"))
+        return g_strdup(name);
+    return g_steal_pointer(&canon);
 }
 
 char *

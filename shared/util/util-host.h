@@ -82,9 +82,16 @@ void util_host_set_root(const char *root);
 
 /* The host name as libvirt's virGetHostname computes it: gethostname(),
  * and for a short name other than localhost* the canonical name from
- * getaddrinfo(AI_CANONNAME) when it resolves to something not localhost*.
- * Fails only if gethostname() fails. */
+ * getaddrinfo(AI_CANONNAME) when it resolves to something not localhost*,
+ * decoded as AI_CANONIDN does (asked for only when it can change the name,
+ * see util_host_name_idn_plain).  Fails only if gethostname() fails. */
 char *util_host_hostname(GError **error);
+
+/* Whether glibc's AI_CANONIDN decoding (libidn2's ToUnicode) returns @name
+ * unchanged: ASCII only, no "xn--" label, no label over 63 bytes, at most
+ * 255 bytes.  util_host_hostname() skips AI_CANONIDN (and loading
+ * libidn2) for such names. */
+bool util_host_name_idn_plain(const char *name);
 
 /* Host architecture as libvirt names it (uname machine; i?86 -> "i686"). */
 char *util_host_arch(void);
