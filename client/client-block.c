@@ -39,8 +39,9 @@ virDomainBlockJobAbort(virDomainPtr dom, const char *disk, unsigned int flags)
     args.dom = client_domain_wire(dom);
     args.path = (char *)disk;
     args.flags = flags;
-    return client_block_done(dom, remote_call_domain_block_job_abort(dom->conn->rpc, &args,
-                                                                     &error), error);
+    bool ok = remote_call_domain_block_job_abort(dom->conn->rpc, &args, &error);
+
+    return client_block_done(dom, ok, error);
 }
 
 int
@@ -80,8 +81,9 @@ virDomainBlockJobSetSpeed(virDomainPtr dom, const char *disk, unsigned long band
     args.path = (char *)disk;
     args.bandwidth = bandwidth;
     args.flags = flags;
-    return client_block_done(dom, remote_call_domain_block_job_set_speed(dom->conn->rpc, &args,
-                                                                         &error), error);
+    bool ok = remote_call_domain_block_job_set_speed(dom->conn->rpc, &args, &error);
+
+    return client_block_done(dom, ok, error);
 }
 
 int
@@ -96,8 +98,9 @@ virDomainBlockPull(virDomainPtr dom, const char *disk, unsigned long bandwidth,
     args.path = (char *)disk;
     args.bandwidth = bandwidth;
     args.flags = flags;
-    return client_block_done(dom, remote_call_domain_block_pull(dom->conn->rpc, &args, &error),
-                             error);
+    bool ok = remote_call_domain_block_pull(dom->conn->rpc, &args, &error);
+
+    return client_block_done(dom, ok, error);
 }
 
 int
@@ -119,8 +122,9 @@ virDomainBlockRebase(virDomainPtr dom, const char *disk, const char *base,
     args.base = (char *)base;
     args.bandwidth = bandwidth;
     args.flags = flags;
-    return client_block_done(dom, remote_call_domain_block_rebase(dom->conn->rpc, &args, &error),
-                             error);
+    bool ok = remote_call_domain_block_rebase(dom->conn->rpc, &args, &error);
+
+    return client_block_done(dom, ok, error);
 }
 
 int
@@ -137,8 +141,9 @@ virDomainBlockCommit(virDomainPtr dom, const char *disk, const char *base, const
     args.top = (char *)top;
     args.bandwidth = bandwidth;
     args.flags = flags;
-    return client_block_done(dom, remote_call_domain_block_commit(dom->conn->rpc, &args, &error),
-                             error);
+    bool ok = remote_call_domain_block_commit(dom->conn->rpc, &args, &error);
+
+    return client_block_done(dom, ok, error);
 }
 
 int
@@ -161,8 +166,9 @@ virDomainBlockCopy(virDomainPtr dom, const char *disk, const char *destxml,
     args.params_val = wire;
     args.params_len = nwire;
     args.flags = flags;
-    return client_block_done(dom, remote_call_domain_block_copy(dom->conn->rpc, &args, &error),
-                             error);
+    bool ok = remote_call_domain_block_copy(dom->conn->rpc, &args, &error);
+
+    return client_block_done(dom, ok, error);
 }
 
 int

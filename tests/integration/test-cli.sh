@@ -411,7 +411,7 @@ else
     same "a started domain is running (booted)" "running (booted)" "$(state "$DOM")"
     id=$(mvc -q -c "$URI" domid "$DOM")
     if [[ $id =~ ^[0-9]+$ ]]; then ok "a started domain has an ID ($id)"; else not_ok "a started domain has an ID" "$id"; fi
-    contains "list shows it running with its ID" "$(mvc -q -c "$URI" list)" " $id    $DOM   running"
+    contains "list shows it running with its ID" "$(mvc -c "$URI" list)" " $id    $DOM   running"
     same_as_virsh "modvirt list prints what virsh prints (running)" list
     same_as_virsh "modvirt domid prints what virsh prints (running)" domid "$DOM"
     same "domname of the ID is the name" "$DOM" "$(mvc -q -c "$URI" domname "$id")"
