@@ -53,9 +53,9 @@ enum {
     LIST_ALL_FLAGS = (1 << 16) - 1,
 };
 
-/* An entry of the registry's by-name order: what a list needs of a
- * domain that never changes while it is registered (a redefinition keeps
- * name and UUID), copied next to each other, so that listing a thousand domains touches
+/* An entry of the registry's by-name order: what a list needs of a domain
+ * that never changes while it is registered (a redefinition keeps name and
+ * UUID), copied side by side, so that listing a thousand domains touches
  * each domain's own memory once, for its run state. */
 typedef struct {
     QemuDomain *dom;
@@ -72,9 +72,9 @@ typedef struct {
     GRWLock lock;
     GHashTable *by_uuid;       /* 16-byte uuid (GBytes) -> QemuDomain* (a reference) */
     GHashTable *by_name;       /* name -> QemuDomain* (borrowed from by_uuid) */
-    /* every domain sorted by name (borrowed), for the lists; rebuilt by the
-     * first reader after a change (under @lock for reading and
-     * @sorted_lock), emptied by every writer */
+    /* every domain sorted by name, for the lists; rebuilt by the first
+     * reader after a change (under @lock for reading and @sorted_lock),
+     * dropped by every writer that adds or removes a domain */
     GMutex sorted_lock;
     QemuSorted *sorted;        /* NULL when stale */
     char *configdir;           /* <configdir>/qemu */
