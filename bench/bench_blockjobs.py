@@ -812,7 +812,7 @@ def build_report(res, summ, meta):
                          "%.1f" % j["libvirt"], "%+.1f" % lv_fixed,
                          "%.1f" % j[s], "%+.1f" % fixed,
                          "%s / %s" % (f2(j["libvirt_fixed2"]), f2(fixed2)),
-                         "%.2fx" % (fixed / lv_fixed) if lv_fixed > 0 else "-",
+                         "%.2fx" % (fixed / lv_fixed) if lv_fixed > 0 and fixed > 0 else "-",
                          "<= %.0f ms" % TARGET_FIXED_MS, _verdict(fixed <= TARGET_FIXED_MS),
                          "-" if fixed2 is None else _verdict(fixed2 <= TARGET_FIXED_MS)))
     lrows = []
@@ -870,7 +870,7 @@ def build_report(res, summ, meta):
               "Through a daemon a job is timed from the first API call to the moment the client "
               "knows it is over: the API call(s) returned (blockJobAbort(PIVOT) is "
               "synchronous) and the COMPLETED callback ran. Ratio = modvirt fixed cost / "
-              "libvirt fixed cost.")
+              "libvirt fixed cost (\"-\" when one is not above zero).")
     md.append("")
     md.append("*QEMU's time taken out*: how long QEMU itself works on a job (copying data, "
               "converging) varies from run to run by more than the targets (it shares 2 CPUs "
