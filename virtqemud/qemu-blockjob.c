@@ -94,6 +94,44 @@ static GHashTable *bj_sides;
 /* domains whose saved jobs have not met QEMU's yet after a restart */
 static GHashTable *bj_reconciling;
 
+/* Threads waiting for a job to change (an API waiting for its end, a
+ * merge waiting for READY) sleep until any job record changes. */
+static GMutex bj_wait_lock;
+static GCond bj_wait_cond;
+static guint64 bj_wait_gen;
+
+static guint64
+bj_changes(void)
+{
+    guint64 gen;
+
+    g_mutex_lock(&bj_wait_lock);
+    gen = bj_wait_gen;
+    g_mutex_unlock(&bj_wait_lock);
+    return gen;
+}
+
+static void
+bj_changed(void)
+{
+    g_mutex_lock(&bj_wait_lock);
+    bj_wait_gen++;
+    g_cond_broadcast(&bj_wait_cond);
+    g_mutex_unlock(&bj_wait_lock);
+}
+
+/* Sleeps until a change after @seen (BJ_WAIT_POLL_US at most). */
+static void
+bj_wait_change(guint64 seen)
+{
+    gint64 deadline = g_get_monotonic_time() + BJ_WAIT_POLL_US;
+
+    g_mutex_lock(&bj_wait_lock);
+    while (bj_wait_gen == seen && g_cond_wait_until(&bj_wait_cond, &bj_wait_lock, deadline))
+        ;
+    g_mutex_unlock(&bj_wait_lock);
+}
+
 static void
 bj_side_free(gpointer data)
 {
@@ -238,6 +276,7 @@ bj_drop_locked(QemuDomain *dom, const char *id)
 
         if (g_str_equal(job->id, id)) {
             g_ptr_array_remove_index(dom->blockjobs, i);
+            bj_changed();
             return;
         }
     }
@@ -289,6 +328,7 @@ bj_sync_mirror_locked(QemuDomain *dom, const BlockJob *job)
     ConfDomainDiskDef *disk = bj_live_disk_locked(dom, job->disk);
     const char *ready = blockjob_mirror_ready(job);
 
+    bj_changed();
     if (!disk || !disk->mirror)
         return;
     if (!ready)
@@ -575,6 +615,44 @@ bj_send_target(DaemonClient *client, const DaemonEventCallback *cb, gpointer dat
                              (RpcEncodeFunc)xdr_enc_remote_domain_event_block_job_2_msg, &msg);
 }
 
+static void
+bj_client_event_free(gpointer data)
+{
+    BjClientEvent *ev = data;
+
+    xdr_free_remote_nonnull_domain(&ev->dom);
+    g_free(ev->path);
+    g_free(ev->dst);
+    g_free(ev);
+}
+
+/* Set on the worker while it reconciles the jobs of a domain found again
+ * after a restart: what it reports then is kept for late callbacks. */
+static __thread bool bj_reconnecting;
+
+/* Keep the events of a job that ended while virtqemud was away for the
+ * callbacks registered soon after (the client whose connection started
+ * virtqemud registers them only then). */
+static void
+bj_keep_for_replay(const BjClientEvent *ev)
+{
+    for (int i = 0; i < 2; i++) {
+        BjClientEvent *copy;
+
+        if (i == 0 && !ev->path)
+            continue;
+        copy = g_new0(BjClientEvent, 1);
+        copy->dom = ev->dom;
+        copy->dom.name = g_strdup(ev->dom.name);
+        copy->path = g_strdup(ev->path);
+        copy->dst = g_strdup(ev->dst);
+        copy->type = ev->type;
+        copy->status = ev->status;
+        qemu_backlog_add(ev->dom.uuid, i == 0 ? BJ_EVENT_ID_BLOCK_JOB : BJ_EVENT_ID_BLOCK_JOB_2,
+                         i == 0 ? bj_send_path : bj_send_target, copy, bj_client_event_free);
+    }
+}
+
 /* BLOCK_JOB (with the active layer's path, local files and devices only)
  * and BLOCK_JOB_2 (with the target).  No lock held. */
 static void
@@ -583,6 +661,8 @@ bj_emit(QemuDomain *dom, const char *dst, const char *path, int type, int status
     BjClientEvent ev = { { 0 }, (char *)path, (char *)dst, type, status };
 
     qemu_domain_make_ref(dom, &ev.dom);
+    if (bj_reconnecting)
+        bj_keep_for_replay(&ev);
     g_info("domain '%s': block job on '%s' (type %d): status %s", ev.dom.name, dst, type,
            blockjob_status_to_string(status));
     if (path)
@@ -638,6 +718,7 @@ typedef struct {
     char *path;
     int type;
     int status;
+    bool replay;        /* EMIT: found while reconnecting, kept for replay */
 } BjItem;
 
 static GThreadPool *bj_pool;
@@ -1276,6 +1357,7 @@ bj_reconnect(QemuDomain *dom)
     for (guint i = 0; dom->blockjobs && i < dom->blockjobs->len; i++)
         g_ptr_array_add(ids, g_strdup(((BlockJob *)g_ptr_array_index(dom->blockjobs, i))->id));
     g_mutex_unlock(&dom->lock);
+    bj_reconnecting = true;
     for (guint i = 0; i < ids->len; i++) {
         const char *id = g_ptr_array_index(ids, i);
         g_autofree char *detail = NULL;
@@ -1285,11 +1367,13 @@ bj_reconnect(QemuDomain *dom)
                blockjob_event_to_string(event));
         bj_feed(dom, id, event, detail);
     }
+    bj_reconnecting = false;
     bj_save(dom);
     g_mutex_lock(&bj_side_lock);
     if (bj_reconciling)
         g_hash_table_remove(bj_reconciling, dom);
     g_mutex_unlock(&bj_side_lock);
+    bj_changed();
 }
 
 /* A job's saved state may be older than QEMU's until the reconcile after
@@ -1297,7 +1381,10 @@ bj_reconnect(QemuDomain *dom)
 static void
 bj_wait_reconciled(QemuDomain *dom)
 {
-    for (int i = 0; i < 10000000 / BJ_WAIT_POLL_US; i++) {
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < deadline) {
+        guint64 seen = bj_changes();
         bool pending;
 
         g_mutex_lock(&bj_side_lock);
@@ -1305,7 +1392,7 @@ bj_wait_reconciled(QemuDomain *dom)
         g_mutex_unlock(&bj_side_lock);
         if (!pending)
             return;
-        g_usleep(BJ_WAIT_POLL_US);
+        bj_wait_change(seen);
     }
 }
 
@@ -1325,7 +1412,9 @@ bj_worker(gpointer data, gpointer user_data)
         bj_reconnect(item->dom);
         break;
     case BJ_ITEM_EMIT:
+        bj_reconnecting = item->replay;
         bj_emit(item->dom, item->dst, item->path, item->type, item->status);
+        bj_reconnecting = false;
         break;
     }
     bj_item_free(item);
@@ -1452,15 +1541,16 @@ bj_reconnect_later(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* The client whose connection restarted virtqemud registers its event
- * callbacks right after it connects; the reconcile (which may emit the
- * final events of jobs that ended meanwhile) waits that long.
- * MODVIRT_BLOCKJOB_RECONNECT_DELAY_MS overrides the delay. */
+/* The reconcile runs right after the monitor is back; what it reports
+ * (jobs that ended while virtqemud was away) is kept and replayed to the
+ * block-job callbacks registered in the minute after, like the lifecycle
+ * events found then (qemu_backlog_add).  MODVIRT_BLOCKJOB_RECONNECT_DELAY_MS
+ * delays it (tests). */
 void
 qemu_blockjob_reconnected(QemuDomain *dom, QemuMonitor *mon)
 {
     const char *env = g_getenv("MODVIRT_BLOCKJOB_RECONNECT_DELAY_MS");
-    guint delay = env ? (guint)g_ascii_strtoull(env, NULL, 10) : 1500;
+    guint delay = env ? (guint)g_ascii_strtoull(env, NULL, 10) : 0;
     GSource *timer;
     bool any;
 
@@ -1516,6 +1606,7 @@ qemu_blockjob_domain_stopped_locked(QemuDomain *dom)
         item->path = disk ? g_strdup(disk->src->path) : NULL;
         item->type = job->type;
         item->status = status;
+        item->replay = dom->reconnecting;
         bj_push(item);
         if (disk)
             g_clear_pointer(&disk->mirror, conf_storage_source_free);
@@ -1523,6 +1614,7 @@ qemu_blockjob_domain_stopped_locked(QemuDomain *dom)
     if (dom->blockjobs)
         g_ptr_array_set_size(dom->blockjobs, 0);
     bj_side_remove_all(dom);
+    bj_changed();
 }
 
 bool
@@ -1665,7 +1757,10 @@ bj_begin(const RemoteNonnullDomain *ref, const char *api, GError **error)
 static void
 bj_wait_ended(QemuDomain *dom, const char *path)
 {
-    for (int i = 0; i < 5000000 / BJ_WAIT_POLL_US; i++) {
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < deadline) {
+        guint64 seen = bj_changes();
         bool busy = false;
 
         g_mutex_lock(&dom->lock);
@@ -1681,7 +1776,7 @@ bj_wait_ended(QemuDomain *dom, const char *path)
         g_mutex_unlock(&dom->lock);
         if (!busy)
             return;
-        g_usleep(BJ_WAIT_POLL_US);
+        bj_wait_change(seen);
     }
 }
 
@@ -2412,6 +2507,7 @@ static BlockJobStatus
 bj_wait_gone(QemuDomain *dom, const char *id, char **ret_error)
 {
     for (;;) {
+        guint64 seen = bj_changes();
         BlockJobStatus outcome = BLOCKJOB_STATUS_COMPLETED;
         bool gone;
         bool stopped;
@@ -2437,7 +2533,7 @@ bj_wait_gone(QemuDomain *dom, const char *id, char **ret_error)
             bj_side_remove(dom, id);
             return outcome;
         }
-        g_usleep(BJ_WAIT_POLL_US);
+        bj_wait_change(seen);
     }
 }
 
@@ -2446,6 +2542,7 @@ static bool
 bj_wait_ready(QemuDomain *dom, const char *id)
 {
     for (;;) {
+        guint64 seen = bj_changes();
         BlockJob *job;
         bool ready;
 
@@ -2455,7 +2552,7 @@ bj_wait_ready(QemuDomain *dom, const char *id)
         g_mutex_unlock(&dom->lock);
         if (!job || ready)
             return ready;
-        g_usleep(BJ_WAIT_POLL_US);
+        bj_wait_change(seen);
     }
 }
 

@@ -417,17 +417,20 @@ qemu_send_reboot(DaemonClient *client, const DaemonEventCallback *cb, gpointer d
 }
 
 /* Events found while reconnecting after a restart (a guest that ended
- * while virtqemud was away) happen before any client could register for
- * them, since the client's connection is what starts virtqemud.  They are
- * kept for QEMU_BACKLOG_SECONDS and replayed to every lifecycle callback
+ * while virtqemud was away, a block job that finished meanwhile) happen
+ * before any client could register for them, since the client's
+ * connection is what starts virtqemud.  They are kept for
+ * QEMU_BACKLOG_SECONDS and replayed to every callback for their event
  * registered in that time. */
 #define QEMU_BACKLOG_SECONDS 60
 #define QEMU_REPLAY_DELAY_MS 250
 
 typedef struct {
-    RemoteNonnullDomain dom;
-    int event;
-    int detail;
+    int event_id;
+    guint8 uuid[16];
+    DaemonEventSendFunc send;
+    gpointer data;
+    GDestroyNotify free_data;
 } QemuBacklogEvent;
 
 static GMutex qemu_backlog_lock;
@@ -439,18 +442,22 @@ qemu_backlog_event_free(gpointer data)
 {
     QemuBacklogEvent *ev = data;
 
-    xdr_free_remote_nonnull_domain(&ev->dom);
+    if (ev->free_data)
+        ev->free_data(ev->data);
     g_free(ev);
 }
 
 void
-qemu_emit_lifecycle_replayable(QemuDomain *dom, int event, int detail)
+qemu_backlog_add(const guint8 *uuid, int event_id, DaemonEventSendFunc send, gpointer data,
+                 GDestroyNotify free_data)
 {
     QemuBacklogEvent *ev = g_new0(QemuBacklogEvent, 1);
 
-    qemu_domain_make_ref(dom, &ev->dom);
-    ev->event = event;
-    ev->detail = detail;
+    ev->event_id = event_id;
+    memcpy(ev->uuid, uuid, 16);
+    ev->send = send;
+    ev->data = data;
+    ev->free_data = free_data;
     g_mutex_lock(&qemu_backlog_lock);
     if (!qemu_backlog)
         qemu_backlog = g_ptr_array_new_with_free_func(qemu_backlog_event_free);
@@ -460,14 +467,33 @@ qemu_emit_lifecycle_replayable(QemuDomain *dom, int event, int detail)
     g_ptr_array_add(qemu_backlog, ev);
     qemu_backlog_until = g_get_monotonic_time() + QEMU_BACKLOG_SECONDS * G_USEC_PER_SEC;
     g_mutex_unlock(&qemu_backlog_lock);
+}
+
+static void
+qemu_lifecycle_event_free(gpointer data)
+{
+    QemuLifecycleEvent *ev = data;
+
+    xdr_free_remote_nonnull_domain(&ev->dom);
+    g_free(ev);
+}
+
+void
+qemu_emit_lifecycle_replayable(QemuDomain *dom, int event, int detail)
+{
+    QemuLifecycleEvent *ev = g_new0(QemuLifecycleEvent, 1);
+
+    qemu_domain_make_ref(dom, &ev->dom);
+    ev->event = event;
+    ev->detail = detail;
+    qemu_backlog_add(ev->dom.uuid, DOMAIN_EVENT_ID_LIFECYCLE, qemu_send_lifecycle, ev,
+                     qemu_lifecycle_event_free);
     qemu_emit_lifecycle(dom, event, detail);
 }
 
 typedef struct {
     DaemonClient *client;
-    int callback_id;
-    bool has_filter;
-    guint8 uuid[16];
+    DaemonEventCallback cb;
 } QemuReplay;
 
 static gboolean
@@ -479,15 +505,11 @@ qemu_replay_backlog(gpointer data)
     for (guint i = 0; qemu_backlog && i < qemu_backlog->len &&
          g_get_monotonic_time() < qemu_backlog_until; i++) {
         QemuBacklogEvent *ev = g_ptr_array_index(qemu_backlog, i);
-        RemoteDomainEventCallbackLifecycleMsg msg = {
-            r->callback_id, { ev->dom, ev->event, ev->detail }
-        };
 
-        if (r->has_filter && memcmp(r->uuid, ev->dom.uuid, 16) != 0)
+        if (ev->event_id != r->cb.event_id ||
+            (r->cb.has_filter && memcmp(r->cb.uuid, ev->uuid, 16) != 0))
             continue;
-        daemon_client_send_event(r->client, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
-                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_callback_lifecycle_msg,
-                                 &msg);
+        ev->send(r->client, &r->cb, ev->data);
     }
     g_mutex_unlock(&qemu_backlog_lock);
     daemon_client_unref(r->client);
@@ -508,17 +530,19 @@ qemu_event_register(RpcServerCall *call, const RemoteConnectDomainEventCallbackR
     g_mutex_lock(&qemu_backlog_lock);
     pending = qemu_backlog && qemu_backlog->len && g_get_monotonic_time() < qemu_backlog_until;
     g_mutex_unlock(&qemu_backlog_lock);
-    if (!pending || args->eventID != DOMAIN_EVENT_ID_LIFECYCLE)
+    if (!pending)
         return true;
     /* well after the reply: libvirt's client library stores the callback
      * id only once the reply is back in the calling thread, and drops
      * events that arrive for an id it does not know yet */
     r = g_new0(QemuReplay, 1);
     r->client = daemon_client_ref(daemon_call_client(call));
-    r->callback_id = ret->callbackID;
+    r->cb.callback_id = ret->callbackID;
+    r->cb.family = RPC_FAMILY_DOMAIN;
+    r->cb.event_id = args->eventID;
     if (args->dom) {
-        r->has_filter = true;
-        memcpy(r->uuid, args->dom->uuid, 16);
+        r->cb.has_filter = true;
+        memcpy(r->cb.uuid, args->dom->uuid, 16);
     }
     later = g_timeout_source_new(QEMU_REPLAY_DELAY_MS);
     g_source_set_callback(later, qemu_replay_backlog, r, NULL);

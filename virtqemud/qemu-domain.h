@@ -150,6 +150,12 @@ void qemu_emit_lifecycle(QemuDomain *dom, int event, int detail);
 /* The same for what is found while reconnecting after a restart: also
  * replayed to lifecycle callbacks registered in the minute after. */
 void qemu_emit_lifecycle_replayable(QemuDomain *dom, int event, int detail);
+/* Keep an event found while reconnecting for the callbacks of @event_id
+ * (for the domain @uuid) registered in the minute after: @send builds it
+ * for each, from @data (owned, freed with @free_data).  The caller sends
+ * it to the callbacks registered now. */
+void qemu_backlog_add(const guint8 *uuid, int event_id, DaemonEventSendFunc send, gpointer data,
+                      GDestroyNotify free_data);
 /* Send a REBOOT event. */
 void qemu_emit_reboot(QemuDomain *dom);
 

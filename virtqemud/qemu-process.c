@@ -217,7 +217,8 @@ qemu_process_ended_full(QemuDomain *dom, int default_reason, bool replay)
     /* a guest that ends before its reconnection is complete ended, as
      * far as clients can tell, while virtqemud was away */
     replay = replay || dom->reconnecting;
-    dom->reconnecting = false;
+    /* (kept during the clean-up: the block jobs' events are kept too) */
+    dom->reconnecting = replay;
     if (dom->stop_reason >= 0)
         reason = dom->stop_reason;
     else if (dom->guest_shutdown)
@@ -225,6 +226,7 @@ qemu_process_ended_full(QemuDomain *dom, int default_reason, bool replay)
     else
         reason = default_reason;
     did = qemu_cleanup_locked(dom, reason);
+    dom->reconnecting = false;
     g_mutex_unlock(&dom->lock);
     if (!did)
         return;

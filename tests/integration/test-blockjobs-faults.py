@@ -83,9 +83,6 @@ def test_started():
     env.clear_events()
     env.connect()
     dom = env.conn.lookupByName(name)
-    time.sleep(0.2)
-    check(dom.blockJobInfo("vda", 0).get("type") == L.VIR_DOMAIN_BLOCK_JOB_TYPE_PULL,
-          "started: the saved job is known again after the restart")
     check(bjlib.wait_no_job(dom, timeout=15), "started: QEMU never had it: it is dropped")
     time.sleep(0.5)
     check(env.events_of(name) == [], "started: no event for a job that never ran",
@@ -224,7 +221,6 @@ def test_qemu_dies():
 
 def main():
     global env
-    os.environ["MODVIRT_BLOCKJOB_RECONNECT_DELAY_MS"] = "1500"
     env = bjlib.Env("mv-bjf-", BUILD)
     try:
         test_started()
