@@ -575,8 +575,13 @@ caps_kvm_device_usable(void)
 static void
 caps_probe_child_setup(gpointer data)
 {
-    /* QEMU must not outlive the thread probing it */
+    pid_t parent = GPOINTER_TO_INT(data);
+
+    /* QEMU must not outlive the thread probing it; if the daemon already
+     * ended before this ran, the signal would never come: go now */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
 }
 
 static int
@@ -836,7 +841,8 @@ qemu_caps_probe_with_timeout(const char *binary, int timeout_ms, GError **error)
                                               G_SPAWN_STDIN_FROM_DEV_NULL |
                                               G_SPAWN_STDOUT_TO_DEV_NULL |
                                               (errfd < 0 ? G_SPAWN_STDERR_TO_DEV_NULL : 0),
-                                              caps_probe_child_setup, NULL,
+                                              caps_probe_child_setup,
+                                              GINT_TO_POINTER(getpid()),
                                               -1, -1, errfd,
                                               source_fds, target_fds, 1,
                                               &pid, NULL, NULL, NULL, &local);
