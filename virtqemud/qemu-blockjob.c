@@ -31,6 +31,7 @@
 #include "qemu-process.h"
 #include "qemu-security.h"
 #include "util-error.h"
+#include "util-file.h"
 #include "util-image.h"
 
 /* virDomainEventID */
@@ -630,27 +631,21 @@ bj_client_event_free(gpointer data)
  * after a restart: what it reports then is kept for late callbacks. */
 static __thread bool bj_reconnecting;
 
-/* Keep the events of a job that ended while virtqemud was away for the
- * callbacks registered soon after (the client whose connection started
+/* Keep @ev for the @event_id callbacks registered soon after: a job that
+ * ended while virtqemud was away (the client whose connection started
  * virtqemud registers them only then). */
 static void
-bj_keep_for_replay(const BjClientEvent *ev)
+bj_keep_for_replay(const BjClientEvent *ev, int event_id, DaemonEventSendFunc send)
 {
-    for (int i = 0; i < 2; i++) {
-        BjClientEvent *copy;
+    BjClientEvent *copy = g_new0(BjClientEvent, 1);
 
-        if (i == 0 && !ev->path)
-            continue;
-        copy = g_new0(BjClientEvent, 1);
-        copy->dom = ev->dom;
-        copy->dom.name = g_strdup(ev->dom.name);
-        copy->path = g_strdup(ev->path);
-        copy->dst = g_strdup(ev->dst);
-        copy->type = ev->type;
-        copy->status = ev->status;
-        qemu_backlog_add(ev->dom.uuid, i == 0 ? BJ_EVENT_ID_BLOCK_JOB : BJ_EVENT_ID_BLOCK_JOB_2,
-                         i == 0 ? bj_send_path : bj_send_target, copy, bj_client_event_free);
-    }
+    copy->dom = ev->dom;
+    copy->dom.name = g_strdup(ev->dom.name);
+    copy->path = g_strdup(ev->path);
+    copy->dst = g_strdup(ev->dst);
+    copy->type = ev->type;
+    copy->status = ev->status;
+    qemu_backlog_add(ev->dom.uuid, event_id, send, copy, bj_client_event_free);
 }
 
 /* BLOCK_JOB (with the active layer's path, local files and devices only)
@@ -661,13 +656,15 @@ bj_emit(QemuDomain *dom, const char *dst, const char *path, int type, int status
     BjClientEvent ev = { { 0 }, (char *)path, (char *)dst, type, status };
 
     qemu_domain_make_ref(dom, &ev.dom);
-    if (bj_reconnecting)
-        bj_keep_for_replay(&ev);
     g_info("domain '%s': block job on '%s' (type %d): status %s", ev.dom.name, dst, type,
            blockjob_status_to_string(status));
+    if (path && bj_reconnecting)
+        bj_keep_for_replay(&ev, BJ_EVENT_ID_BLOCK_JOB, bj_send_path);
     if (path)
         daemon_events_emit(RPC_FAMILY_DOMAIN, BJ_EVENT_ID_BLOCK_JOB, ev.dom.uuid, bj_send_path,
                            &ev);
+    if (bj_reconnecting)
+        bj_keep_for_replay(&ev, BJ_EVENT_ID_BLOCK_JOB_2, bj_send_target);
     daemon_events_emit(RPC_FAMILY_DOMAIN, BJ_EVENT_ID_BLOCK_JOB_2, ev.dom.uuid, bj_send_target,
                        &ev);
     xdr_free_remote_nonnull_domain(&ev.dom);
@@ -1154,10 +1151,8 @@ bj_live_uses_path(QemuDomain *dom, const char *path)
     for (guint d = 0; dom->live && d < dom->live->disks->len; d++) {
         const ConfDomainDiskDef *disk = g_ptr_array_index(dom->live->disks, d);
 
-        for (const ConfStorageSource *s = disk->src; s; s = s->backing) {
-            if (g_strcmp0(s->path, path) == 0)
-                return true;
-        }
+        if (conf_storage_source_find(disk->src, path, NULL))
+            return true;
     }
     return false;
 }
@@ -2042,17 +2037,12 @@ bj_check_reused_backing(const char *dest, const char *dst, const char *backing, 
 {
     g_auto(UtilImageInfo) info = { 0 };
     g_autofree char *resolved = NULL;
-    struct stat st_named;
-    struct stat st_backing;
 
     if (!util_image_probe(dest, UTIL_IMAGE_FORMAT_AUTO, &info, error))
         return false;
     if (info.backing_name && util_image_backing_is_local(info.backing_name))
         resolved = util_image_resolve_backing(dest, info.backing_name);
-    if (!resolved || (g_strcmp0(resolved, backing) != 0 &&
-                      (stat(resolved, &st_named) < 0 || stat(backing, &st_backing) < 0 ||
-                       st_named.st_dev != st_backing.st_dev ||
-                       st_named.st_ino != st_backing.st_ino))) {
+    if (!resolved || !util_file_same(resolved, backing)) {
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_CONFIG_UNSUPPORTED,
                        "unsupported configuration: the reused destination '%s' of a shallow "
                        "copy of disk '%s' must name '%s' as its backing file%s%s", dest, dst,
@@ -2249,11 +2239,12 @@ bj_copy(const RemoteNonnullDomain *ref, const char *path, BjDest *dest,
         json_object_object_add(qargs, "copy-mode", json_object_new_string("write-blocking"));
     json_object_object_add(qargs, "auto-dismiss", json_object_new_boolean(false));
 
-    /* QEMU opens the destination as the user it runs as */
+    /* QEMU opens the destination as the user it runs as (if QEMU is gone
+     * meanwhile, bj_start says so) */
     g_mutex_lock(&dom->lock);
-    labelled = dom->live && qemu_security_label_new(dom->live, dest->path, error);
+    ok = !dom->live || (labelled = qemu_security_label_new(dom->live, dest->path, error));
     g_mutex_unlock(&dom->lock);
-    ok = labelled && bj_start(dom, g_steal_pointer(&job), g_steal_pointer(&mirror),
+    ok = ok && bj_start(dom, g_steal_pointer(&job), g_steal_pointer(&mirror),
                               CONF_DOMAIN_DISK_MIRROR_JOB_COPY, g_steal_pointer(&nodes),
                               "blockdev-mirror", g_steal_pointer(&qargs), error);
     if (!ok && labelled)
@@ -2814,21 +2805,28 @@ qemu_blockjob_settle(QemuDomain *dom)
         bj_wait_ended(dom, g_ptr_array_index(dsts, i));
 }
 
+/* @job is the active commit of @disk's active layer @top into the layer
+ * below it: what an interrupted merge of @top left (taken over). */
+static bool
+bj_is_merge_of(const BlockJob *job, const ConfDomainDiskDef *disk, const char *top)
+{
+    return job && disk && job->type == BLOCKJOB_TYPE_ACTIVE_COMMIT &&
+           g_strcmp0(disk->src->path, top) == 0 && disk->src->backing &&
+           g_strcmp0(job->top_node, disk->src->node_name_format) == 0 &&
+           g_strcmp0(job->base_node, disk->src->backing->node_name_format) == 0;
+}
+
 bool
 qemu_blockjob_check_disk_free(QemuDomain *dom, const char *dst, const char *top,
                               GError **error)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&dom->lock);
-    ConfDomainDiskDef *disk;
     BlockJob *job;
 
     if (dom->id < 0 || !dom->live)
         return true;
-    disk = bj_live_disk_locked(dom, dst);
     job = bj_find_disk_locked(dom, dst);
-    if (job && disk && job->type == BLOCKJOB_TYPE_ACTIVE_COMMIT &&
-        g_strcmp0(disk->src->path, top) == 0 &&
-        g_strcmp0(job->top_node, disk->src->node_name_format) == 0)
+    if (bj_is_merge_of(job, bj_live_disk_locked(dom, dst), top))
         return true;
     return blockjob_check_action(job, dst, BLOCKJOB_ACTION_START, error) >= 0;
 }
@@ -2856,12 +2854,10 @@ bj_merge_plan(const ConfDomainDiskDef *disk, const char *path, QemuMergeMode mod
               BjMergePlan *plan, GError **error)
 {
     ConfStorageSource *parent = NULL;
-    ConfStorageSource *layer = disk->src;
+    ConfStorageSource *layer = conf_storage_source_find(disk->src, path, &parent);
     g_autoptr(GError) local = NULL;
     g_autofree char *name = NULL;
 
-    for (; layer && g_strcmp0(layer->path, path) != 0; layer = layer->backing)
-        parent = layer;
     if (!layer || !layer->backing) {
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
                        "Requested operation is not valid: image '%s' is not a layer with a "
@@ -2902,47 +2898,30 @@ qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMer
             g_mutex_unlock(&dom->lock);
             return false;
         }
-        if (job && job->type == BLOCKJOB_TYPE_ACTIVE_COMMIT && plan.active &&
-            g_strcmp0(job->top_node, disk->src->node_name_format) == 0 &&
-            disk->src->backing &&
-            g_strcmp0(job->base_node, disk->src->backing->node_name_format) == 0)
+        if (bj_is_merge_of(job, disk, path))
             plan.adopt = g_strdup(job->id);
     }
     g_mutex_unlock(&dom->lock);
 
     if (!running) {
         g_autofree char *dst = NULL;
-        bool given = false;
         g_autoptr(ConfStorageSource) chain = NULL;
         ConfDomainDiskDef view = { 0 };
+        bool given;
 
-        g_mutex_lock(&dom->lock);
-        {
-            ConfDomainDiskDef *disk = conf_domain_find_disk(dom->def, name);
-
-            if (disk) {
-                dst = g_strdup(disk->dst);
-                chain = conf_storage_source_copy(disk->src);
-                given = true;
-            }
-        }
-        g_mutex_unlock(&dom->lock);
-        if (!given) {
-            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
-                           "invalid argument: disk '%s' not found in domain", name);
+        if (!(chain = qemu_offline_chain(dom, name, &dst, &given, error)))
             return false;
-        }
         view.dst = dst;
         view.src = chain;
-        if (!qemu_blockjob_fill_chain(chain, error) ||
-            !bj_merge_plan(&view, path, mode, &plan, error))
+        if (!bj_merge_plan(&view, path, mode, &plan, error))
             return false;
-        if (mode == QEMU_MERGE_PULL)
-            return qemu_offline_pull(dom, name, path, plan.relative, error);
-        flags = QEMU_COMMIT_DELETE | (plan.active ? QEMU_COMMIT_ACTIVE : 0) |
-                (plan.relative ? QEMU_COMMIT_RELATIVE : 0);
-        return qemu_offline_commit(dom, name, plan.base, path, 0, flags, error);
     }
+    flags = QEMU_COMMIT_DELETE | (plan.active ? QEMU_COMMIT_ACTIVE : 0) |
+            (plan.relative ? QEMU_COMMIT_RELATIVE : 0);
+    if (!running && mode == QEMU_MERGE_PULL)
+        return qemu_offline_pull(dom, name, path, plan.relative, error);
+    if (!running)
+        return qemu_offline_commit(dom, name, plan.base, path, 0, flags, error);
 
     if (mode == QEMU_MERGE_PULL) {
         if (!bj_pull_begun(dom, name, path, plan.below, 0,
@@ -2952,11 +2931,8 @@ qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMer
         g_info("domain '%s': taking over the ready commit '%s' of '%s'", dom->def->name,
                plan.adopt, path);
         id = g_steal_pointer(&plan.adopt);
-    } else {
-        flags = QEMU_COMMIT_DELETE | (plan.active ? QEMU_COMMIT_ACTIVE : 0) |
-                (plan.relative ? QEMU_COMMIT_RELATIVE : 0);
-        if (!bj_commit_begun(dom, name, plan.base, path, 0, flags, &id, error))
-            return false;
+    } else if (!bj_commit_begun(dom, name, plan.base, path, 0, flags, &id, error)) {
+        return false;
     }
     if (mode == QEMU_MERGE_COMMIT && plan.active && bj_wait_ready(dom, id)) {
         bool pivot = false;
@@ -2984,10 +2960,10 @@ qemu_blockjob_merge(QemuDomain *dom, const char *name, const char *path, QemuMer
     outcome = bj_wait_gone(dom, id, &qemu_error);
     if (outcome != BLOCKJOB_STATUS_COMPLETED) {
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
-                       "operation failed: %s of '%s' %s '%s' on disk '%s' %s%s%s",
+                       "operation failed: %s of '%s' into '%s' on disk '%s' %s%s%s",
                        mode == QEMU_MERGE_COMMIT ? "block commit" : "block pull",
                        mode == QEMU_MERGE_COMMIT ? path : plan.base,
-                       "into", mode == QEMU_MERGE_COMMIT ? plan.base : path, name,
+                       mode == QEMU_MERGE_COMMIT ? plan.base : path, name,
                        outcome == BLOCKJOB_STATUS_CANCELED ? "was canceled" : "failed",
                        qemu_error ? ": " : "", qemu_error ? qemu_error : "");
         return false;

@@ -106,6 +106,11 @@ bool qemu_blockjob_scale_bandwidth(unsigned long long bandwidth, bool bytes,
  * stderr when it fails. */
 bool qemu_blockjob_run_tool(const char *const *argv, GError **error);
 
+/* A copy of the persistent chain of disk @name of shut off @dom, completed
+ * from the image headers; @ret_dst: the disk's target, @ret_given: the
+ * definition spells out the chain. */
+ConfStorageSource *qemu_offline_chain(QemuDomain *dom, const char *name, char **ret_dst,
+                                      bool *ret_given, GError **error);
 /* virDomainBlockCommit on a shut off domain (qemu-offline.c): qemu-img
  * commit (and rebase -u), synchronously; the definition follows. */
 bool qemu_offline_commit(QemuDomain *dom, const char *disk, const char *base, const char *top,

@@ -57,10 +57,7 @@ qemu_offline_strip(ConfStorageSource *chain)
     }
 }
 
-/* A copy of the persistent chain of disk @name of shut off @dom, completed
- * from the image headers; @ret_dst: the disk's target, @ret_given: the
- * definition spells out the chain. */
-static ConfStorageSource *
+ConfStorageSource *
 qemu_offline_chain(QemuDomain *dom, const char *name, char **ret_dst, bool *ret_given,
                    GError **error)
 {
@@ -229,9 +226,7 @@ qemu_offline_pull(QemuDomain *dom, const char *name, const char *top, bool relat
 
     if (!(chain = qemu_offline_chain(dom, name, &dst, &given_chain, error)))
         return false;
-    for (top_src = chain; top_src && g_strcmp0(top_src->path, top) != 0; top_src = top_src->backing)
-        ;
-    if (!top_src || !(gone = top_src->backing)) {
+    if (!(top_src = conf_storage_source_find(chain, top, NULL)) || !(gone = top_src->backing)) {
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_INVALID_ARG,
                        "invalid argument: '%s' has no backing file in chain for '%s'", top, dst);
         return false;

@@ -523,7 +523,6 @@ qemu_snap_check_reused(QemuSnapDisk *d, GError **error)
 {
     g_auto(UtilImageInfo) info = { 0 };
     g_autofree char *resolved = NULL;
-    struct stat st_named, st_top;
 
     if (!util_image_probe(d->sdisk->path, UTIL_IMAGE_FORMAT_AUTO, &info, error))
         return false;
@@ -543,9 +542,7 @@ qemu_snap_check_reused(QemuSnapDisk *d, GError **error)
         return false;
     }
     resolved = util_image_resolve_backing(d->sdisk->path, info.backing_name);
-    if (g_strcmp0(resolved, d->top_path) != 0 &&
-        (stat(resolved, &st_named) < 0 || stat(d->top_path, &st_top) < 0 ||
-         st_named.st_dev != st_top.st_dev || st_named.st_ino != st_top.st_ino)) {
+    if (!util_file_same(resolved, d->top_path)) {
         util_error_set(error, VIR_FROM_QEMU, VIR_ERR_CONFIG_UNSUPPORTED,
                        "unsupported configuration: the backing file '%s' named by '%s' is not "
                        "the current image '%s' of disk '%s'", info.backing_name, d->sdisk->path,
@@ -1664,16 +1661,6 @@ qemu_snap_disk_chain(QemuDomain *dom, const char *dst, char **ret_dst, GError **
     return g_steal_pointer(&chain);
 }
 
-static bool
-qemu_snap_chain_has(const ConfStorageSource *chain, const char *path)
-{
-    for (const ConfStorageSource *s = chain; s; s = s->backing) {
-        if (g_strcmp0(s->path, path) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* Something other than @overlay relies on @base: another disk or another
  * domain has it in its chain, or an image another snapshot of @dom made
  * (off the current chain) backs onto it.  snap_lock held. */
@@ -1709,7 +1696,7 @@ qemu_snap_base_shared_locked(QemuDomain *self, QemuSnapList *list, const char *d
 
             if (!other->backing && !other->backing_terminated)
                 conf_storage_chain_fill(other, NULL);
-            if (qemu_snap_chain_has(other, base)) {
+            if (conf_storage_source_find(other, base, NULL)) {
                 g_info("'%s' is also used by domain '%s'", base, dom->def->name);
                 return true;
             }
@@ -1724,13 +1711,13 @@ qemu_snap_base_shared_locked(QemuDomain *self, QemuSnapList *list, const char *d
             g_autoptr(ConfStorageSource) probe = NULL;
 
             if (sd->snapshot != CONF_SNAPSHOT_LOCATION_EXTERNAL || !sd->path ||
-                g_str_equal(sd->path, overlay) || qemu_snap_chain_has(chain, sd->path) ||
+                g_str_equal(sd->path, overlay) || conf_storage_source_find(chain, sd->path, NULL) ||
                 !g_file_test(sd->path, G_FILE_TEST_EXISTS))
                 continue;
             probe = conf_storage_source_new(CONF_STORAGE_TYPE_FILE);
             probe->path = g_strdup(sd->path);
             if (conf_storage_chain_fill(probe, NULL) && probe->backing &&
-                qemu_snap_chain_has(probe->backing, base)) {
+                conf_storage_source_find(probe->backing, base, NULL)) {
                 g_info("'%s' is also the backing file of '%s' (snapshot '%s')", base, sd->path,
                        other->name);
                 return true;
@@ -1741,10 +1728,12 @@ qemu_snap_base_shared_locked(QemuDomain *self, QemuSnapList *list, const char *d
 }
 
 /* What deleting @def takes, disk by disk, checked before anything is done
- * (@ret: QemuSnapMerge *).  snap_lock held. */
+ * (@ret: QemuSnapMerge *); with @decide, how each disk is merged too (the
+ * search for other users of the image below, which reads every domain's
+ * chain).  snap_lock held. */
 static bool
 qemu_snap_plan_locked(QemuDomain *dom, QemuSnapList *list, const ConfSnapshotDef *def,
-                      GPtrArray *ret, GError **error)
+                      bool decide, GPtrArray *ret, GError **error)
 {
     g_autofree char *marker = qemu_snap_marker(list, def->name);
     bool resuming = g_file_test(marker, G_FILE_TEST_EXISTS);
@@ -1770,8 +1759,7 @@ qemu_snap_plan_locked(QemuDomain *dom, QemuSnapList *list, const ConfSnapshotDef
             !qemu_blockjob_check_disk_free(dom, m->dst, sd->path, error))
             return false;
         m->overlay = g_strdup(sd->path);
-        for (layer = chain; layer && g_strcmp0(layer->path, sd->path) != 0; layer = layer->backing)
-            ;
+        layer = conf_storage_source_find(chain, sd->path, NULL);
         if (!layer && resuming) {
             m->done = true;
             continue;
@@ -1791,8 +1779,8 @@ qemu_snap_plan_locked(QemuDomain *dom, QemuSnapList *list, const ConfSnapshotDef
             return false;
         }
         m->base = g_strdup(layer->backing->path);
-        m->mode = qemu_snap_base_shared_locked(dom, list, m->dst, sd->path, m->base, chain)
-                  ? QEMU_MERGE_PULL : QEMU_MERGE_COMMIT;
+        if (decide && qemu_snap_base_shared_locked(dom, list, m->dst, sd->path, m->base, chain))
+            m->mode = QEMU_MERGE_PULL;
     }
     return true;
 }
@@ -1821,11 +1809,8 @@ qemu_snap_follow_merge_locked(QemuSnapList *list, const ConfSnapshotDef *victim,
             ConfStorageSource *prev = NULL;
             ConfStorageSource *s;
 
-            if (!disk || !g_str_equal(disk->dst, m->dst))
-                continue;
-            for (s = disk->src; s && g_strcmp0(s->path, gone) != 0; s = s->backing)
-                prev = s;
-            if (!s)
+            if (!disk || !g_str_equal(disk->dst, m->dst) ||
+                !(s = conf_storage_source_find(disk->src, gone, &prev)))
                 continue;
             if (prev) {
                 prev->backing = s->backing;
@@ -1865,7 +1850,7 @@ qemu_snap_merge_delete(QemuDomain *dom, const char *name, GError **error)
         QemuSnapList *list = qemu_snap_list_locked(dom);
         ConfSnapshotDef *def = qemu_snap_find_locked(list, name, error);
 
-        if (!def || !qemu_snap_plan_locked(dom, list, def, plan, error))
+        if (!def || !qemu_snap_plan_locked(dom, list, def, true, plan, error))
             return false;
         marker = qemu_snap_marker(list, name);
         if (plan->len && g_mkdir_with_parents(list->dir, 0700) == 0 &&
@@ -1952,7 +1937,7 @@ qemu_snapshot_delete(RpcServerCall *call, const RemoteDomainSnapshotDeleteArgs *
             const ConfSnapshotDef *v = g_hash_table_lookup(list->snaps, g_ptr_array_index(victims, i));
             g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func(qemu_snap_merge_free);
 
-            ok = v && qemu_snap_plan_locked(dom, list, v, plan, error);
+            ok = v && qemu_snap_plan_locked(dom, list, v, false, plan, error);
         }
         for (guint i = 0; ok && (flags & DELETE_METADATA_ONLY) && i < victims->len; i++) {
             ConfSnapshotDef *v = g_hash_table_lookup(list->snaps, g_ptr_array_index(victims, i));

@@ -505,6 +505,19 @@ conf_storage_source_free(ConfStorageSource *src)
 }
 
 ConfStorageSource *
+conf_storage_source_find(const ConfStorageSource *chain, const char *path,
+                         ConfStorageSource **ret_above)
+{
+    const ConfStorageSource *above = NULL;
+
+    for (; chain && g_strcmp0(chain->path, path) != 0; chain = chain->backing)
+        above = chain;
+    if (ret_above)
+        *ret_above = chain ? (ConfStorageSource *)above : NULL;
+    return (ConfStorageSource *)chain;
+}
+
+ConfStorageSource *
 conf_storage_source_copy(const ConfStorageSource *src)
 {
     ConfStorageSource *ret = NULL;

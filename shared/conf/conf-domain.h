@@ -639,6 +639,10 @@ ConfStorageSource *conf_storage_source_new(ConfStorageType type);
 ConfStorageSource *conf_storage_source_copy(const ConfStorageSource *src);
 /* Frees @src and its whole backing chain. */
 void conf_storage_source_free(ConfStorageSource *src);
+/* The layer of @chain (top first) whose path is @path, NULL if none;
+ * @ret_above (may be NULL): the layer above it, NULL for the top. */
+ConfStorageSource *conf_storage_source_find(const ConfStorageSource *chain, const char *path,
+                                            ConfStorageSource **ret_above);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ConfStorageSource, conf_storage_source_free)
 
 void conf_domain_disk_def_free(ConfDomainDiskDef *disk);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "util-error.h"
+#include "util-file.h"
 #include "util-image.h"
 
 static UtilImageFormat
@@ -313,18 +314,6 @@ conf_storage_chain_describe(const ConfStorageSource *top)
                    "backing chain of '%s' does not match the image headers: " fmt, \
                    top_path, __VA_ARGS__)
 
-static bool
-chain_same_file(const char *a, const char *b)
-{
-    struct stat sa;
-    struct stat sb;
-
-    if (strcmp(a, b) == 0)
-        return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
-           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* Checks the link from @n (a qcow2 layer whose header names @info's
  * backing file) to n->backing. */
 static bool
@@ -351,7 +340,7 @@ chain_check_link(const char *top_path, const ConfStorageSource *n, const UtilIma
         return false;
     }
     expected = util_image_resolve_backing(n->path, info->backing_name);
-    if (!n->backing->path || !chain_same_file(expected, n->backing->path)) {
+    if (!n->backing->path || !util_file_same(expected, n->backing->path)) {
         chain_mismatch(error, top_path, "backing file of image '%s' is '%s' ('%s'), not '%s'",
                        n->path, info->backing_name, expected,
                        n->backing->path ? n->backing->path : "");

@@ -311,3 +311,15 @@ util_file_dir_spares(UtilFileDir *dir)
 
     return dir->spares ? dir->spares->len : 0;
 }
+
+bool
+util_file_same(const char *a, const char *b)
+{
+    struct stat sa;
+    struct stat sb;
+
+    if (strcmp(a, b) == 0)
+        return true;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}

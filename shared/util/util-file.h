@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* @a and @b name the same file: the same string, or the same inode. */
+bool util_file_same(const char *a, const char *b);
+
 /* Write @len bytes to @path whole or not at all: a temporary file in the
  * same directory, fsync, rename over @path, fsync of the directory. */
 bool util_file_write_atomic(const char *path, const char *data, size_t len,
