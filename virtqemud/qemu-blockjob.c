@@ -83,8 +83,6 @@ typedef struct {
     guint64 offset;
     guint64 len;
     guint64 speed;
-    GPtrArray *leftover_nodes;  /* char *, in deletion order */
-    GPtrArray *leftover_paths;  /* char *: images that left QEMU's chain */
     bool ended;
     BlockJobStatus outcome;
     char *error;
@@ -138,10 +136,6 @@ bj_side_free(gpointer data)
 {
     BjSide *side = data;
 
-    if (side->leftover_nodes)
-        g_ptr_array_unref(side->leftover_nodes);
-    if (side->leftover_paths)
-        g_ptr_array_unref(side->leftover_paths);
     g_free(side->error);
     g_free(side);
 }
@@ -164,8 +158,6 @@ bj_side_locked(QemuDomain *dom, const char *id)
     side = g_hash_table_lookup(bj_sides, key);
     if (!side) {
         side = g_new0(BjSide, 1);
-        side->leftover_nodes = g_ptr_array_new_with_free_func(g_free);
-        side->leftover_paths = g_ptr_array_new_with_free_func(g_free);
         g_hash_table_insert(bj_sides, g_steal_pointer(&key), side);
     }
     return side;
@@ -966,29 +958,24 @@ bj_update_persistent_locked(QemuDomain *dom, const char *dst, const char *old_pa
     return true;
 }
 
-/* Remember the nodes of @from down to (not including) @stop for deletion. */
+/* Record the layers of @from down to (not including) @stop in @job, for
+ * the clean-up: their nodes to delete, their images to give back. */
 static void
-bj_leftover_add(QemuDomain *dom, const char *id, const ConfStorageSource *from,
-                const ConfStorageSource *stop)
+bj_leftover_add(BlockJob *job, const ConfStorageSource *from, const ConfStorageSource *stop)
 {
-    BjSide *side;
-
-    g_mutex_lock(&bj_side_lock);
-    side = bj_side_locked(dom, id);
     for (const ConfStorageSource *s = from; s && s != stop; s = s->backing) {
         if (s->path)
-            g_ptr_array_add(side->leftover_paths, g_strdup(s->path));
+            blockjob_strings_add(job->leftover_paths, s->path);
         if (s->node_name_format)
-            g_ptr_array_add(side->leftover_nodes, g_strdup(s->node_name_format));
+            blockjob_strings_add(job->leftover_nodes, s->node_name_format);
         if (s->node_name_storage)
-            g_ptr_array_add(side->leftover_nodes, g_strdup(s->node_name_storage));
+            blockjob_strings_add(job->leftover_nodes, s->node_name_storage);
     }
-    g_mutex_unlock(&bj_side_lock);
 }
 
 /* Cut @parent's chain so that @base is directly below it. */
 static void
-bj_splice(QemuDomain *dom, const char *id, ConfStorageSource *parent, ConfStorageSource *base)
+bj_splice(BlockJob *job, ConfStorageSource *parent, ConfStorageSource *base)
 {
     ConfStorageSource *cut = parent->backing;
     ConfStorageSource *prev = NULL;
@@ -998,7 +985,7 @@ bj_splice(QemuDomain *dom, const char *id, ConfStorageSource *parent, ConfStorag
         prev = s;
     if (!prev || (base && !s))
         return;
-    bj_leftover_add(dom, id, cut, base);
+    bj_leftover_add(job, cut, base);
     prev->backing = NULL;
     parent->backing = base;
     if (!base)
@@ -1056,16 +1043,16 @@ bj_finish(QemuDomain *dom, const char *id)
             break;
         case BLOCKJOB_FINISH_DROP_MIRROR:
             if (job->type == BLOCKJOB_TYPE_COPY && job->mirror)
-                bj_leftover_add(dom, id, job->mirror, NULL);
+                bj_leftover_add(job, job->mirror, NULL);
             break;
         case BLOCKJOB_FINISH_PULL: {
             ConfStorageSource *top = bj_layer_by_node(disk->src, job->top_node, NULL);
             ConfStorageSource *base = bj_layer_by_node(disk->src, job->base_node, NULL);
 
             if (top && (base || !job->base_node)) {
-                bj_splice(dom, id, top, base);
+                bj_splice(job, top, base);
                 if (!base && top->backing) {
-                    bj_leftover_add(dom, id, top->backing, NULL);
+                    bj_leftover_add(job, top->backing, NULL);
                     conf_storage_source_free(top->backing);
                     top->backing = NULL;
                     top->backing_terminated = true;
@@ -1083,7 +1070,7 @@ bj_finish(QemuDomain *dom, const char *id)
                                              : NULL;
 
             if (parent && base) {
-                bj_splice(dom, id, parent, base);
+                bj_splice(job, parent, base);
                 g_free(base->backing_name_raw);
                 base->backing_name_raw = g_strdup(job->backing_name);
             }
@@ -1105,7 +1092,7 @@ bj_finish(QemuDomain *dom, const char *id)
                     next->backing = NULL;
                     next->backing_terminated = true;
                 }
-                bj_leftover_add(dom, id, disk->src, next->backing);
+                bj_leftover_add(job, disk->src, next->backing);
                 conf_storage_source_free(disk->src);
                 disk->src = next;
             } else if (job->type == BLOCKJOB_TYPE_ACTIVE_COMMIT) {
@@ -1113,7 +1100,7 @@ bj_finish(QemuDomain *dom, const char *id)
                 ConfStorageSource *base = bj_layer_by_node(disk->src, job->base_node, &prev);
 
                 if (base && prev) {
-                    bj_leftover_add(dom, id, disk->src, base);
+                    bj_leftover_add(job, disk->src, base);
                     prev->backing = NULL;
                     conf_storage_source_free(disk->src);
                     disk->src = base;
@@ -1164,8 +1151,8 @@ bj_cleanup(QemuDomain *dom, const char *id)
 {
     g_autoptr(QemuMonitor) mon = qemu_domain_get_monitor(dom, NULL);
     g_autoptr(BlockJob) job = NULL;
-    g_autoptr(GPtrArray) nodes = NULL;
-    g_autoptr(GPtrArray) paths = NULL;
+    GPtrArray *nodes;
+    GPtrArray *paths;
 
     g_mutex_lock(&dom->lock);
     {
@@ -1176,14 +1163,12 @@ bj_cleanup(QemuDomain *dom, const char *id)
     g_mutex_unlock(&dom->lock);
     if (!job)
         return;
+    nodes = job->leftover_nodes;
+    paths = job->leftover_paths;
     g_mutex_lock(&bj_side_lock);
     {
         BjSide *side = bj_side_locked(dom, id);
 
-        nodes = g_steal_pointer(&side->leftover_nodes);
-        side->leftover_nodes = g_ptr_array_new_with_free_func(g_free);
-        paths = g_steal_pointer(&side->leftover_paths);
-        side->leftover_paths = g_ptr_array_new_with_free_func(g_free);
         side->ended = true;
         side->outcome = job->outcome;
         g_free(side->error);
@@ -2656,13 +2641,14 @@ bj_set_speed(RpcServerCall *call, const RemoteDomainBlockJobSetSpeedArgs *args, 
     return true;
 }
 
+/* Record the progress of each of @dom's jobs from @reply, QEMU's answer
+ * to query-block-jobs (a job QEMU no longer lists has no progress). */
 static void
-bj_progress_reply(QemuMonitor *mon, json_object *reply, const GError *error, gpointer data)
+bj_progress_update(QemuDomain *dom, json_object *reply)
 {
-    QemuDomain *dom = data;
     g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
 
-    if (!error && reply && json_object_is_type(reply, json_type_array)) {
+    if (reply && json_object_is_type(reply, json_type_array)) {
         g_mutex_lock(&dom->lock);
         for (guint i = 0; dom->blockjobs && i < dom->blockjobs->len; i++)
             g_ptr_array_add(ids, g_strdup(((BlockJob *)g_ptr_array_index(dom->blockjobs, i))->id));
@@ -2691,11 +2677,14 @@ bj_progress_reply(QemuMonitor *mon, json_object *reply, const GError *error, gpo
         }
         g_mutex_unlock(&bj_side_lock);
     }
-    qemu_domain_unref(dom);
 }
 
-/* Runs on the main loop (high priority): answers from what QEMU last
- * said and asks again for the next call. */
+/* A progress query QEMU does not answer within this long is left behind
+ * and the call answers from the last progress QEMU gave. */
+#define BJ_INFO_QUERY_TIMEOUT_MS 1000
+
+/* Runs on a worker: asks QEMU for the job's progress now, so that a
+ * client polling a job sees it advance (virsh blockjob --info, --wait). */
 static bool
 bj_get_info(RpcServerCall *call, const RemoteDomainGetBlockJobInfoArgs *args,
             RemoteDomainGetBlockJobInfoRet *ret, GError **error)
@@ -2704,6 +2693,7 @@ bj_get_info(RpcServerCall *call, const RemoteDomainGetBlockJobInfoArgs *args,
     g_autofree char *dst = NULL;
     g_autoptr(BlockJob) job = NULL;
     g_autoptr(QemuMonitor) mon = NULL;
+    g_autofree char *name = NULL;
     BlockJobInfo info = { 0 };
     int rc;
 
@@ -2724,11 +2714,24 @@ bj_get_info(RpcServerCall *call, const RemoteDomainGetBlockJobInfoArgs *args,
             job = blockjob_copy(cur);
         if (dom->mon)
             mon = qemu_monitor_ref(dom->mon);
+        name = g_strdup(dom->def->name);
     }
     g_mutex_unlock(&dom->lock);
     if (!job) {
         ret->found = 0;
         return true;
+    }
+    if (mon) {
+        g_autoptr(GError) qerr = NULL;
+        json_object *reply = qemu_monitor_command(mon, "query-block-jobs", NULL,
+                                                  BJ_INFO_QUERY_TIMEOUT_MS, &qerr);
+
+        if (reply)
+            bj_progress_update(dom, reply);
+        else
+            g_warning("domain '%s': block job '%s': progress not refreshed: %s", name,
+                      job->id, qerr->message);
+        json_object_put(reply);
     }
     g_mutex_lock(&bj_side_lock);
     {
@@ -2739,9 +2742,6 @@ bj_get_info(RpcServerCall *call, const RemoteDomainGetBlockJobInfoArgs *args,
                       args->flags & BJ_INFO_BANDWIDTH_BYTES, &info);
     }
     g_mutex_unlock(&bj_side_lock);
-    if (mon)
-        qemu_monitor_command_async(mon, "query-block-jobs", NULL, 0, bj_progress_reply,
-                                   qemu_domain_ref(dom));
     ret->found = 1;
     ret->type = info.type;
     ret->bandwidth = info.bandwidth;

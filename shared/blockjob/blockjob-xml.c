@@ -117,6 +117,12 @@ blockjob_format(GString *out, const BlockJob *job, unsigned int indent)
         blockjob_mirror_format(out, inner, job->mirror);
     for (guint i = 0; job->delete_paths && i < job->delete_paths->len; i++)
         blockjob_xml_empty(out, inner, "delete", "path", g_ptr_array_index(job->delete_paths, i));
+    for (guint i = 0; job->leftover_nodes && i < job->leftover_nodes->len; i++)
+        blockjob_xml_empty(out, inner, "leftover", "node",
+                           g_ptr_array_index(job->leftover_nodes, i));
+    for (guint i = 0; job->leftover_paths && i < job->leftover_paths->len; i++)
+        blockjob_xml_empty(out, inner, "leftover", "path",
+                           g_ptr_array_index(job->leftover_paths, i));
     blockjob_xml_empty(out, inner, "error", "message", job->error);
 
     if (out->len == start) {
@@ -345,6 +351,18 @@ blockjob_child_parse(BlockJob *job, const xmlNode *child, GError **error)
         g_ptr_array_add(job->delete_paths, g_steal_pointer(&path));
         return true;
     }
+    if (strcmp(name, "leftover") == 0) {
+        /* <leftover node='...'/> or <leftover path='...'/> */
+        bool is_node = xmlHasProp(child, (const xmlChar *)"node") != NULL;
+
+        if (!blockjob_xml_single(child, is_node ? "node" : "path",
+                                 is_node ? blockjob_xml_is_name : blockjob_xml_is_text,
+                                 &path, error))
+            return false;
+        g_ptr_array_add(is_node ? job->leftover_nodes : job->leftover_paths,
+                        g_steal_pointer(&path));
+        return true;
+    }
     if (strcmp(name, "mirror") == 0) {
         if (job->mirror) {
             BLOCKJOB_XML_ERROR(error, "more than one <mirror> in <blockjob>");
@@ -432,6 +450,8 @@ blockjob_parse_node(const xmlNode *node, GError **error)
     int value;
 
     job->delete_paths = g_ptr_array_new_with_free_func(g_free);
+    job->leftover_nodes = g_ptr_array_new_with_free_func(g_free);
+    job->leftover_paths = g_ptr_array_new_with_free_func(g_free);
     if (node->type != XML_ELEMENT_NODE || strcmp(blockjob_xml_name(node), "blockjob") != 0) {
         BLOCKJOB_XML_ERROR(error, "expected <blockjob>, got <%s>", blockjob_xml_name(node));
         return NULL;

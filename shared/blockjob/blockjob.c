@@ -795,7 +795,29 @@ blockjob_new(BlockJobType type, const char *disk, const char *top_node)
     job->outcome = BLOCKJOB_STATUS_COMPLETED;
     job->top_node = g_strdup(top_node);
     job->delete_paths = g_ptr_array_new_with_free_func(g_free);
+    job->leftover_nodes = g_ptr_array_new_with_free_func(g_free);
+    job->leftover_paths = g_ptr_array_new_with_free_func(g_free);
     return job;
+}
+
+void
+blockjob_strings_add(GPtrArray *array, const char *item)
+{
+    for (guint i = 0; i < array->len; i++) {
+        if (strcmp(g_ptr_array_index(array, i), item) == 0)
+            return;
+    }
+    g_ptr_array_add(array, g_strdup(item));
+}
+
+static GPtrArray *
+blockjob_strings_copy(const GPtrArray *array)
+{
+    GPtrArray *copy = g_ptr_array_new_with_free_func(g_free);
+
+    for (guint i = 0; array && i < array->len; i++)
+        g_ptr_array_add(copy, g_strdup(g_ptr_array_index(array, i)));
+    return copy;
 }
 
 BlockJob *
@@ -811,9 +833,9 @@ blockjob_copy(const BlockJob *job)
     copy->top_parent_node = g_strdup(job->top_parent_node);
     copy->backing_name = g_strdup(job->backing_name);
     copy->mirror = job->mirror ? conf_storage_source_copy(job->mirror) : NULL;
-    copy->delete_paths = g_ptr_array_new_with_free_func(g_free);
-    for (guint i = 0; job->delete_paths && i < job->delete_paths->len; i++)
-        g_ptr_array_add(copy->delete_paths, g_strdup(g_ptr_array_index(job->delete_paths, i)));
+    copy->delete_paths = blockjob_strings_copy(job->delete_paths);
+    copy->leftover_nodes = blockjob_strings_copy(job->leftover_nodes);
+    copy->leftover_paths = blockjob_strings_copy(job->leftover_paths);
     copy->error = g_strdup(job->error);
     return copy;
 }
@@ -832,6 +854,10 @@ blockjob_free(BlockJob *job)
     conf_storage_source_free(job->mirror);
     if (job->delete_paths)
         g_ptr_array_unref(job->delete_paths);
+    if (job->leftover_nodes)
+        g_ptr_array_unref(job->leftover_nodes);
+    if (job->leftover_paths)
+        g_ptr_array_unref(job->leftover_paths);
     g_free(job->error);
     g_free(job);
 }

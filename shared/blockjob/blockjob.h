@@ -227,7 +227,17 @@ struct _BlockJob {
     ConfStorageSource *mirror;  /* copy destination (no backing chain), else NULL */
     GPtrArray *delete_paths;    /* char *: files to unlink after success (DELETE) */
     char *error;                /* QEMU's message for a failed job, or NULL */
+
+    /* What left the chain when the end was applied, for the clean-up
+     * (kept in the status file, so a restart in between still does it):
+     * graph nodes to delete, in order, and images to give back to their
+     * owners once QEMU no longer opens them. */
+    GPtrArray *leftover_nodes;  /* char * */
+    GPtrArray *leftover_paths;  /* char * */
 };
+
+/* Append a copy of @item to @array (of char *) unless it is there already. */
+void blockjob_strings_add(GPtrArray *array, const char *item);
 
 typedef struct {
     BlockJobEffect effect;

@@ -314,12 +314,16 @@ def test_commit_refusals():
           "commit on a disk busy with a pull: VIR_ERR_OPERATION_UNSUPPORTED", (got, msg))
     got, _ = bjlib.error_code(dom.blockJobAbort, "vda", L.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT)
     check(got == L.VIR_ERR_OPERATION_INVALID, "pivot of a pull: VIR_ERR_OPERATION_INVALID", got)
-    info = dom.blockJobInfo("vda", 0)
-    time.sleep(0.6)
+    time.sleep(0.8)
     info = dom.blockJobInfo("vda", 0)
     check(info.get("type") == T_PULL and info.get("bandwidth") == 1 and
-          0 < info.get("end", 0) and info.get("cur", 0) < info.get("end", 0),
-          "GetBlockJobInfo: pull, 1 MiB/s, progress below the end", info)
+          0 < info.get("cur", 0) < info.get("end", 0),
+          "GetBlockJobInfo: pull, 1 MiB/s, the first call already shows progress", info)
+    time.sleep(1.0)
+    info2 = dom.blockJobInfo("vda", 0)
+    check(info.get("cur", 0) < info2.get("cur", 0) < info2.get("end", 0),
+          "GetBlockJobInfo: a second poll 1 s later shows the pull advanced",
+          (info, info2))
     binfo = dom.blockJobInfo("vda", L.VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES)
     check(binfo.get("bandwidth") == MiB, "GetBlockJobInfo BANDWIDTH_BYTES: 1048576", binfo)
     env.clear_events()

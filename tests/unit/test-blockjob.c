@@ -975,6 +975,9 @@ test_xml_full(void)
         " storage-node='libvirt-9-storage' format-node='libvirt-9-format'/>\n"
         "  <delete path='/srv/vm/a.qcow2'/>\n"
         "  <delete path='/srv/vm/b.qcow2'/>\n"
+        "  <leftover node='libvirt-2-format'/>\n"
+        "  <leftover node='libvirt-2-storage'/>\n"
+        "  <leftover path='/srv/vm/mid.qcow2'/>\n"
         "  <error message='Source and target image have different sizes'/>\n"
         "</blockjob>\n";
 
@@ -988,6 +991,10 @@ test_xml_full(void)
     job->mirror->node_name_format = g_strdup("libvirt-9-format");
     g_ptr_array_add(job->delete_paths, g_strdup("/srv/vm/a.qcow2"));
     g_ptr_array_add(job->delete_paths, g_strdup("/srv/vm/b.qcow2"));
+    blockjob_strings_add(job->leftover_nodes, "libvirt-2-format");
+    blockjob_strings_add(job->leftover_nodes, "libvirt-2-storage");
+    blockjob_strings_add(job->leftover_nodes, "libvirt-2-format");     /* once only */
+    blockjob_strings_add(job->leftover_paths, "/srv/vm/mid.qcow2");
     feed(job, BLOCKJOB_EVENT_START_OK, BLOCKJOB_EFFECT_NONE);
     feed(job, BLOCKJOB_EVENT_READY, BLOCKJOB_EFFECT_EMIT_READY);
     {
@@ -1009,6 +1016,12 @@ test_xml_full(void)
     g_assert_cmpstr(parsed->mirror->node_name_format, ==, "libvirt-9-format");
     g_assert_cmpuint(parsed->delete_paths->len, ==, 2);
     g_assert_cmpstr(g_ptr_array_index(parsed->delete_paths, 1), ==, "/srv/vm/b.qcow2");
+    /* what the clean-up still has to do survives a restart */
+    g_assert_cmpuint(parsed->leftover_nodes->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(parsed->leftover_nodes, 0), ==, "libvirt-2-format");
+    g_assert_cmpstr(g_ptr_array_index(parsed->leftover_nodes, 1), ==, "libvirt-2-storage");
+    g_assert_cmpuint(parsed->leftover_paths->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(parsed->leftover_paths, 0), ==, "/srv/vm/mid.qcow2");
     g_assert_cmpstr(parsed->error, ==, "Source and target image have different sizes");
 
     /* a copy formats the same */
