@@ -15,10 +15,15 @@
 #include "conf-storage-chain.h"
 #include "util-error.h"
 
-/* Refuse when a running domain of this daemon has one of @top's layers
- * (qemu-img could not take the write lock anyway). */
+/* Refuse when a running domain of this daemon would see its images change
+ * under it: qemu-img changes the layers of @chain above @read_from, and
+ * only reads @read_from and what is below it.  A changed layer must not be
+ * in any running chain; a layer only read may back running guests, but
+ * must not be one's writable top (qemu-img could not take the lock, and
+ * it would not hold still anyway). */
 static bool
-qemu_offline_check_unused(QemuDomain *self, const ConfStorageSource *top, GError **error)
+qemu_offline_check_unused(QemuDomain *self, const ConfStorageSource *chain,
+                          const ConfStorageSource *read_from, GError **error)
 {
     g_autoptr(GPtrArray) all = qemu_domains_list();
 
@@ -33,13 +38,18 @@ qemu_offline_check_unused(QemuDomain *self, const ConfStorageSource *top, GError
             const ConfDomainDiskDef *disk = g_ptr_array_index(dom->live->disks, d);
 
             for (const ConfStorageSource *s = disk->src; s; s = s->backing) {
-                for (const ConfStorageSource *t = top; t; t = t->backing) {
-                    if (s->path && t->path && g_str_equal(s->path, t->path)) {
-                        util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
-                                       "Requested operation is not valid: image '%s' is in "
-                                       "use by running domain '%s'", t->path, dom->def->name);
-                        return false;
-                    }
+                bool read_only = false;
+
+                for (const ConfStorageSource *t = chain; t; t = t->backing) {
+                    read_only = read_only || t == read_from;
+                    if (!s->path || !t->path || !g_str_equal(s->path, t->path))
+                        continue;
+                    if (read_only && (s != disk->src || disk->readonly))
+                        continue;
+                    util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
+                                   "Requested operation is not valid: image '%s' is in "
+                                   "use by running domain '%s'", t->path, dom->def->name);
+                    return false;
                 }
             }
         }
@@ -145,7 +155,7 @@ qemu_offline_commit(QemuDomain *dom, const char *name, const char *base, const c
     if (parent && !(backing = qemu_blockjob_backing_name(parent, base_src,
                                                          flags & QEMU_COMMIT_RELATIVE, error)))
         return false;
-    if (!qemu_offline_check_unused(dom, chain, error))
+    if (!qemu_offline_check_unused(dom, chain, base_src->backing, error))
         return false;
     for (ConfStorageSource *s = top_src; s != base_src; s = s->backing)
         g_ptr_array_add(invalid, g_strdup(s->path));
@@ -231,7 +241,7 @@ qemu_offline_pull(QemuDomain *dom, const char *name, const char *top, bool relat
                        "invalid argument: '%s' has no backing file in chain for '%s'", top, dst);
         return false;
     }
-    if (!qemu_offline_check_unused(dom, chain, error))
+    if (!qemu_offline_check_unused(dom, chain, gone, error))
         return false;
     if (gone->backing) {
         g_autoptr(GError) local = NULL;

@@ -338,6 +338,42 @@ def test_shared_base():
     other.undefine()
 
 
+def test_shared_base_other_running():
+    """The domain is shut off, the domain sharing its base runs: base is
+    only read by the pull, so the deletion goes ahead; a commit that would
+    write base is refused."""
+    dom, name, d, paths = new_domain(start=False)
+    base = paths["vda"][0]
+    other_img = os.path.join(d, "other.qcow2")
+    r = run("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, other_img)
+    assert r.returncode == 0, r.stderr
+    other = env.conn.defineXML(DOMAIN % {"type": bjlib.ACCEL, "name": name + "-other",
+                                         "disks": DISK % {"path": other_img, "dev": "vda"}})
+    other.create()
+    before = hashlib.sha256(open(base, "rb").read()).hexdigest()
+    got, msg = error_of(dom.blockCommit, "vda", base, paths["vda"][1], 0, 0)
+    check(got == L.VIR_ERR_OPERATION_INVALID and name + "-other" in msg,
+          "shut off, base shared with a running domain: an offline commit into base is "
+          "refused, naming that domain", (got, msg))
+    dom.snapshotLookupByName("S1").delete(0)
+    after = hashlib.sha256(open(base, "rb").read()).hexdigest()
+    check(before == after and other.isActive(),
+          "shut off, base shared with a running domain: deleting S1 pulls base into s1, base "
+          "untouched, the other domain still running")
+    check(snap_names(dom) == ["S2", "S3"] and header_paths(paths["vda"][3])[0] ==
+          [paths["vda"][3], paths["vda"][2], paths["vda"][1]],
+          "shut off, base shared with a running domain: s3 <- s2 <- s1, S1's metadata gone",
+          (snap_names(dom), header_paths(paths["vda"][3])))
+    ok, out = view_ok(paths["vda"][3])
+    check(ok, "shut off, base shared with a running domain: every byte readable through s3",
+          out)
+    other.destroy()
+    ok, out = view_ok(other_img, upto=0)
+    check(ok, "shut off, base shared with a running domain: the other domain still reads "
+          "base's data", out)
+    other.undefine()
+
+
 # ------------------------------------------------------------------ two disks, failures
 
 def test_two_disks():
@@ -440,7 +476,8 @@ def main():
     try:
         for t in (test_running_leaf, test_running_middle, test_running_root,
                   test_running_children, test_running_children_only, test_offline,
-                  test_relative, test_shared_base, test_two_disks, test_left_chain,
+                  test_relative, test_shared_base, test_shared_base_other_running,
+                  test_two_disks, test_left_chain,
                   test_virsh, test_killed):
             try:
                 t()
