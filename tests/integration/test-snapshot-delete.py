@@ -315,14 +315,20 @@ def test_relative():
 
 # ------------------------------------------------------------------ shared base: pull
 
-def test_shared_base():
-    dom, name, d, paths = new_domain()
-    base = paths["vda"][0]
+def other_on_base(d, name, base):
+    """A second domain, NAME-other, whose disk is a new overlay on @base."""
     other_img = os.path.join(d, "other.qcow2")
     r = run("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, other_img)
     assert r.returncode == 0, r.stderr
     other = env.conn.defineXML(DOMAIN % {"type": bjlib.ACCEL, "name": name + "-other",
                                          "disks": DISK % {"path": other_img, "dev": "vda"}})
+    return other, other_img
+
+
+def test_shared_base():
+    dom, name, d, paths = new_domain()
+    base = paths["vda"][0]
+    other, other_img = other_on_base(d, name, base)
     before = hashlib.sha256(open(base, "rb").read()).hexdigest()
     dom.snapshotLookupByName("S1").delete(0)
     after = hashlib.sha256(open(base, "rb").read()).hexdigest()
@@ -344,11 +350,7 @@ def test_shared_base_other_running():
     write base is refused."""
     dom, name, d, paths = new_domain(start=False)
     base = paths["vda"][0]
-    other_img = os.path.join(d, "other.qcow2")
-    r = run("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, other_img)
-    assert r.returncode == 0, r.stderr
-    other = env.conn.defineXML(DOMAIN % {"type": bjlib.ACCEL, "name": name + "-other",
-                                         "disks": DISK % {"path": other_img, "dev": "vda"}})
+    other, other_img = other_on_base(d, name, base)
     other.create()
     before = hashlib.sha256(open(base, "rb").read()).hexdigest()
     got, msg = error_of(dom.blockCommit, "vda", base, paths["vda"][1], 0, 0)
