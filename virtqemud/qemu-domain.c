@@ -31,6 +31,8 @@
 /* virDomainEventID */
 #define DOMAIN_EVENT_ID_LIFECYCLE 0
 #define DOMAIN_EVENT_ID_REBOOT 1
+#define DOMAIN_EVENT_ID_IO_ERROR 4
+#define DOMAIN_EVENT_ID_IO_ERROR_REASON 6
 
 /* virConnectListAllDomainsFlags */
 enum {
@@ -561,6 +563,63 @@ qemu_emit_reboot(QemuDomain *dom)
     daemon_events_emit(RPC_FAMILY_DOMAIN, DOMAIN_EVENT_ID_REBOOT, ref.uuid,
                        qemu_send_reboot, &ref);
     xdr_free_remote_nonnull_domain(&ref);
+}
+
+static void
+qemu_send_io_error(DaemonClient *client, const DaemonEventCallback *cb, gpointer data)
+{
+    const RemoteDomainEventIoErrorReasonPayload *ev = data;
+    RemoteDomainEventIoErrorPayload payload = {
+        ev->dom, ev->srcPath, ev->devAlias, ev->action,
+    };
+
+    if (cb->legacy) {
+        daemon_client_send_event(client, REMOTE_PROC_DOMAIN_EVENT_IO_ERROR,
+                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_io_error_payload,
+                                 &payload);
+    } else {
+        RemoteDomainEventCallbackIoErrorMsg msg = { cb->callback_id, payload };
+
+        daemon_client_send_event(client, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR,
+                                 (RpcEncodeFunc)xdr_enc_remote_domain_event_callback_io_error_msg,
+                                 &msg);
+    }
+}
+
+static void
+qemu_send_io_error_reason(DaemonClient *client, const DaemonEventCallback *cb, gpointer data)
+{
+    const RemoteDomainEventIoErrorReasonPayload *ev = data;
+
+    if (cb->legacy) {
+        daemon_client_send_event(
+            client, REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON,
+            (RpcEncodeFunc)xdr_enc_remote_domain_event_io_error_reason_payload, ev);
+    } else {
+        RemoteDomainEventCallbackIoErrorReasonMsg msg = { cb->callback_id, *ev };
+
+        daemon_client_send_event(
+            client, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON,
+            (RpcEncodeFunc)xdr_enc_remote_domain_event_callback_io_error_reason_msg, &msg);
+    }
+}
+
+void
+qemu_emit_io_error(QemuDomain *dom, const char *src_path, const char *alias, int action,
+                   const char *reason)
+{
+    RemoteDomainEventIoErrorReasonPayload ev = {
+        { 0 }, (char *)src_path, (char *)alias, action, (char *)reason,
+    };
+
+    qemu_domain_make_ref(dom, &ev.dom);
+    g_info("domain '%s': I/O error on '%s' (%s): action %d%s%s", ev.dom.name, alias, src_path,
+           action, *reason ? ", " : "", reason);
+    daemon_events_emit(RPC_FAMILY_DOMAIN, DOMAIN_EVENT_ID_IO_ERROR, ev.dom.uuid,
+                       qemu_send_io_error, &ev);
+    daemon_events_emit(RPC_FAMILY_DOMAIN, DOMAIN_EVENT_ID_IO_ERROR_REASON, ev.dom.uuid,
+                       qemu_send_io_error_reason, &ev);
+    xdr_free_remote_nonnull_domain(&ev.dom);
 }
 
 /* ------------------------------------------------------------ jobs */

@@ -36,7 +36,7 @@ enum {
 enum {
     QEMU_EVENT_STARTED_BOOTED = 0,
     QEMU_EVENT_SUSPENDED_PAUSED = 0,
-    QEMU_EVENT_SUSPENDED_IOERROR = 1,
+    QEMU_EVENT_SUSPENDED_IOERROR = 2,
     QEMU_EVENT_RESUMED_UNPAUSED = 0,
     QEMU_EVENT_STOPPED_SHUTDOWN = 0,
     QEMU_EVENT_STOPPED_DESTROYED = 1,
@@ -158,6 +158,18 @@ void qemu_backlog_add(const guint8 *uuid, int event_id, DaemonEventSendFunc send
                       GDestroyNotify free_data);
 /* Send a REBOOT event. */
 void qemu_emit_reboot(QemuDomain *dom);
+
+/* virDomainEventIOErrorAction */
+enum {
+    QEMU_IO_ERROR_NONE = 0,
+    QEMU_IO_ERROR_PAUSE = 1,
+    QEMU_IO_ERROR_REPORT = 2,
+};
+/* Send the IO_ERROR and IO_ERROR_REASON events of one failed guest I/O:
+ * the disk's source path and device alias ("" when unknown), what QEMU did
+ * (QEMU_IO_ERROR_*) and why ("enospc" or ""). */
+void qemu_emit_io_error(QemuDomain *dom, const char *src_path, const char *alias, int action,
+                        const char *reason);
 
 /* Take the state-change job for @api, waiting a bounded time for the
  * current holder; VIR_ERR_OPERATION_TIMEOUT naming the holder otherwise. */

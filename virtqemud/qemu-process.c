@@ -291,6 +291,68 @@ qemu_watch_exit_locked(QemuDomain *dom)
 
 /* ------------------------------------------------------------ QMP events */
 
+/* What one BLOCK_IO_ERROR says, for the IO_ERROR events. */
+typedef struct {
+    char *src_path;             /* the disk's source, "" if not found */
+    char *alias;                /* its device alias, "" if not found */
+    int action;                 /* QEMU_IO_ERROR_* */
+    const char *reason;         /* "enospc" or "" */
+} QemuIoError;
+
+static void
+qemu_io_error_free(QemuIoError *ev)
+{
+    g_free(ev->src_path);
+    g_free(ev->alias);
+    g_free(ev);
+}
+
+/* The disk of @dom's live definition QEMU names in a BLOCK_IO_ERROR: by a
+ * graph node of any layer of its chain (-blockdev: "device" is empty), or
+ * by its device id; NULL if none. */
+static const ConfDomainDiskDef *
+qemu_io_error_disk_locked(QemuDomain *dom, const char *node, const char *device)
+{
+    for (guint i = 0; dom->live && i < dom->live->disks->len; i++) {
+        const ConfDomainDiskDef *disk = g_ptr_array_index(dom->live->disks, i);
+
+        if (device && *device && g_strcmp0(disk->info.alias, device) == 0)
+            return disk;
+        for (const ConfStorageSource *s = disk->src; node && s; s = s->backing) {
+            if (g_strcmp0(s->node_name_format, node) == 0 ||
+                g_strcmp0(s->node_name_storage, node) == 0)
+                return disk;
+        }
+    }
+    return NULL;
+}
+
+static QemuIoError *
+qemu_io_error_new_locked(QemuDomain *dom, json_object *data)
+{
+    QemuIoError *ev = g_new0(QemuIoError, 1);
+    json_object *v = NULL;
+    const char *action = NULL;
+    const char *node = NULL;
+    const char *device = NULL;
+    const ConfDomainDiskDef *disk;
+
+    if (data && json_object_object_get_ex(data, "action", &v))
+        action = json_object_get_string(v);
+    if (data && json_object_object_get_ex(data, "node-name", &v))
+        node = json_object_get_string(v);
+    if (data && json_object_object_get_ex(data, "device", &v))
+        device = json_object_get_string(v);
+    ev->action = g_strcmp0(action, "stop") == 0 ? QEMU_IO_ERROR_PAUSE :
+                 g_strcmp0(action, "report") == 0 ? QEMU_IO_ERROR_REPORT : QEMU_IO_ERROR_NONE;
+    ev->reason = data && json_object_object_get_ex(data, "nospace", &v) &&
+                 json_object_get_boolean(v) ? "enospc" : "";
+    disk = qemu_io_error_disk_locked(dom, node, device);
+    ev->src_path = g_strdup(disk && disk->src->path ? disk->src->path : "");
+    ev->alias = g_strdup(disk && disk->info.alias ? disk->info.alias : "");
+    return ev;
+}
+
 static void
 qemu_mon_event(QemuMonitor *mon, const char *name, json_object *data, gint64 ts,
                gpointer opaque)
@@ -300,6 +362,7 @@ qemu_mon_event(QemuMonitor *mon, const char *name, json_object *data, gint64 ts,
     int detail = 0;
     bool reboot = false;
     pid_t kill_pid = -1;
+    QemuIoError *io_error = NULL;
 
     if (g_str_equal(name, "JOB_STATUS_CHANGE") || g_str_has_prefix(name, "BLOCK_JOB_")) {
         qemu_blockjob_handle_event(dom, name, data);
@@ -362,11 +425,19 @@ qemu_mon_event(QemuMonitor *mon, const char *name, json_object *data, gint64 ts,
         if (dom->resetting)
             dom->resetting = 2;
     } else if (g_str_equal(name, "BLOCK_IO_ERROR")) {
-        dom->pause_reason = QEMU_PAUSED_IOERROR;
+        io_error = qemu_io_error_new_locked(dom, data);
+        if (io_error->action == QEMU_IO_ERROR_PAUSE)
+            dom->pause_reason = QEMU_PAUSED_IOERROR;
     }
     if (emit >= 0 || kill_pid > 0)
         qemu_save_status_or_warn_locked(dom);
     g_mutex_unlock(&dom->lock);
+
+    if (io_error) {
+        qemu_emit_io_error(dom, io_error->src_path, io_error->alias, io_error->action,
+                           io_error->reason);
+        qemu_io_error_free(io_error);
+    }
 
     if (emit >= 0)
         qemu_emit_lifecycle(dom, emit, detail);

@@ -7,7 +7,8 @@ to ACPI: `virsh reboot` makes it power off and virtqemud resets it instead
 REBOOT events and no suspend/resume; `virsh shutdown` makes it power off for good: SHUTDOWN
 (guest), then STOPPED (shutdown), state "shut off (shutdown)", QEMU gone.
 A guest that reboots itself is reported with a REBOOT event and keeps
-running.  Every lifecycle event is received exactly once; every reset QEMU
+running.  A guest whose image's file system fills up is paused with
+IO_ERROR / IO_ERROR_REASON events, and resumes once there is room.  Every lifecycle event is received exactly once; every reset QEMU
 reports (ours, and the firmware's own at boot) is one REBOOT event.
 
 Usage: test-events.py BUILD_DIR      (prints TAP)
@@ -125,10 +126,82 @@ def main():
                   "a guest-initiated reboot: REBOOT event, still running",
                   (events, serial.lines[-5:]))
         dom2.destroy()
+        io_error_case(conn, root, pty_of, state, timeout, events)
         conn.close()
     finally:
         emb.stop()
     return finish()
+
+
+def io_error_case(conn, root, pty_of, state, timeout, events):
+    """A guest whose image's file system fills up: QEMU stops it
+    (werror=enospc, QEMU's default), virtqemud reports IO_ERROR and
+    IO_ERROR_REASON (enospc) and the suspension with reason I/O error; with
+    room made, resume lets the guest finish and every record it
+    acknowledged is on the disk."""
+    E = libvirt
+    small = os.path.join(root, "small-fs")
+    os.makedirs(small, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2M", "modvirt-test-ioerr", small],
+                   check=True)
+    try:
+        image = os.path.join(small, "g3.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", image, "64M"], check=True)
+        io_events = []
+        ids = [conn.domainEventRegisterAny(
+                   None, E.VIR_DOMAIN_EVENT_ID_IO_ERROR,
+                   lambda c, d, path, alias, action, o: io_events.append(
+                       ("io", d.name(), path, alias, action)), None),
+               conn.domainEventRegisterAny(
+                   None, E.VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON,
+                   lambda c, d, path, alias, action, reason, o: io_events.append(
+                       ("reason", d.name(), path, alias, action, reason)), None)]
+        events.clear()
+        # tmpfs may not take O_DIRECT (cache='none'): the host page cache it is
+        xml = guestlib.domain_xml("g3", disk=image, cmdline_text=guestlib.cmdline(
+            writer=True, count=1000)).replace("cache='none'", "cache='writeback'")
+        dom = conn.createXML(xml, E.VIR_DOMAIN_START_PAUSED)
+        with guestlib.SerialReader(pty_of(dom)) as serial:
+            dom.resume()
+            # 2 MiB take the guest 5-20 s to fill (a dd and an fsync per record)
+            paused = False
+            deadline = time.monotonic() + 120
+            while not paused and time.monotonic() < deadline:
+                paused = dom.state() == [E.VIR_DOMAIN_PAUSED, E.VIR_DOMAIN_PAUSED_IOERROR]
+                time.sleep(0.1)
+            check(paused and state("g3") == "paused (I/O error)",
+                  "a guest writing into a full file system: paused (I/O error)",
+                  (dom.state(), state("g3")))
+            time.sleep(0.5)
+            first = io_events[:2]
+            check(("io", "g3", image, "virtio-disk0", E.VIR_DOMAIN_EVENT_IO_ERROR_PAUSE) in first
+                  and ("reason", "g3", image, "virtio-disk0", E.VIR_DOMAIN_EVENT_IO_ERROR_PAUSE,
+                       "enospc") in first,
+                  "IO_ERROR and IO_ERROR_REASON (enospc) name the image and virtio-disk0, "
+                  "action pause", io_events[:4])
+            check(("g3", E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_IOERROR)
+                  in events and events.count(("g3", E.VIR_DOMAIN_EVENT_SUSPENDED,
+                                              E.VIR_DOMAIN_EVENT_SUSPENDED_IOERROR)) == 1,
+                  "one SUSPENDED (I/O error) lifecycle event", events)
+            subprocess.run(["mount", "-o", "remount,size=64M", small], check=True)
+            dom.resume()
+            try:
+                serial.wait_for(guestlib.WRITER_DONE, 120)
+                done = True
+            except TimeoutError:
+                done = False
+            acked = guestlib.acked_records(serial.lines)
+            check(done and acked == 1000 and state("g3").startswith("running"),
+                  "with room made, resume: the guest writes on to the end", (acked,
+                                                                          serial.lines[-3:]))
+        dom.destroy()
+        problems = guestlib.verify_records(image, acked)
+        check(not problems, "every record the guest acknowledged is in the image",
+              problems[:5])
+        for i in ids:
+            conn.domainEventDeregisterAny(i)
+    finally:
+        subprocess.run(["umount", "-l", small])
 
 
 if __name__ == "__main__":
