@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "qemu-caps.h"
 #include "qemu-domain.h"
+#include "qemu-domcaps.h"
 #include "util-error.h"
 
 typedef struct {
@@ -202,6 +203,7 @@ static RemoteServerOps qemu_ops = {
     .connect_get_version = qemu_connect_get_version,
     .connect_get_capabilities = qemu_connect_get_capabilities,
     .connect_get_max_vcpus = qemu_connect_get_max_vcpus,
+    .connect_get_domain_capabilities = qemu_connect_get_domain_capabilities,
 };
 
 static const char *const qemu_schemes[] = { "qemu", NULL };
