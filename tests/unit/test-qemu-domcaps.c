@@ -57,6 +57,26 @@ static const char *const test_lacking_devices[] = {
     "qxl-vga", "virtio-vga", "usb-storage", "ich9-ahci", "lsi53c895a",
 };
 
+/* qemu-system-i386 names its CPU model types "<model>-i386-cpu". */
+static void
+test_rename_cpu_types(QemuCaps *caps, const char *from, const char *to)
+{
+    g_autoptr(GPtrArray) renamed = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter iter;
+    gpointer key = NULL;
+
+    g_hash_table_iter_init(&iter, caps->devices);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        if (!g_str_has_suffix(key, from))
+            continue;
+        g_ptr_array_add(renamed, g_strdup_printf("%.*s%s", (int)(strlen(key) - strlen(from)),
+                                                 (const char *)key, to));
+        g_hash_table_iter_remove(&iter);
+    }
+    for (guint i = 0; i < renamed->len; i++)
+        g_hash_table_add(caps->devices, g_strdup(g_ptr_array_index(renamed, i)));
+}
+
 /* The canned x86_64 emulator, or @binary's i686 twin. */
 static QemuCaps *
 test_caps(TestCapsKind kind, const char *binary)
@@ -70,6 +90,7 @@ test_caps(TestCapsKind kind, const char *binary)
         g_free(caps->arch);
         caps->binary = g_strdup(I386);
         caps->arch = g_strdup("i686");
+        test_rename_cpu_types(caps, "-x86_64-cpu", "-i386-cpu");
     }
     switch (kind) {
     case TEST_CAPS_FULL:
