@@ -43,9 +43,12 @@ typedef struct {
     RemoteNonnullDomain dom;        /* owned */
     int event;                      /* lifecycle */
     int detail;
-    char *disk;                     /* block job: path or target */
+    char *disk;                     /* block job: path or target; I/O error: source path */
     int type;
     int status;
+    char *alias;                    /* I/O error: device alias, action, reason */
+    int action;
+    char *reason;
 } ClientEvent;
 
 static void
@@ -53,7 +56,22 @@ client_event_free(ClientEvent *ev)
 {
     xdr_free_remote_nonnull_domain(&ev->dom);
     g_free(ev->disk);
+    g_free(ev->alias);
+    g_free(ev->reason);
     g_free(ev);
+}
+
+/* Take over what an I/O error event says (@reason may be NULL). */
+static void
+client_event_io_error(ClientEvent *ev, int event_id, RemoteNonnullDomain dom, char *path,
+                      char *alias, int action, char *reason)
+{
+    ev->event_id = event_id;
+    ev->dom = dom;
+    ev->disk = path;
+    ev->alias = alias;
+    ev->action = action;
+    ev->reason = reason;
 }
 
 static void
@@ -176,6 +194,41 @@ client_event_decode(const RpcHeader *hdr, const guint8 *payload, size_t len, GEr
         ev->status = msg.status;
         break;
     }
+    case REMOTE_PROC_DOMAIN_EVENT_IO_ERROR:
+    case REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR: {
+        RemoteDomainEventCallbackIoErrorMsg msg = { 0 };
+        bool legacy = hdr->proc == REMOTE_PROC_DOMAIN_EVENT_IO_ERROR;
+
+        if (!rpc_payload_decode(payload, len,
+                                legacy ? (RpcDecodeFunc)xdr_dec_remote_domain_event_io_error_payload
+                                       : (RpcDecodeFunc)xdr_dec_remote_domain_event_callback_io_error_msg,
+                                legacy ? (RpcFreeFunc)xdr_free_remote_domain_event_io_error_payload
+                                       : (RpcFreeFunc)xdr_free_remote_domain_event_callback_io_error_msg,
+                                legacy ? (void *)&msg.msg : (void *)&msg, error))
+            return NULL;
+        ev->server_id = legacy ? -1 : msg.callbackID;
+        client_event_io_error(ev, VIR_DOMAIN_EVENT_ID_IO_ERROR, msg.msg.dom, msg.msg.srcPath,
+                              msg.msg.devAlias, msg.msg.action, NULL);
+        break;
+    }
+    case REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON:
+    case REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON: {
+        RemoteDomainEventCallbackIoErrorReasonMsg msg = { 0 };
+        bool legacy = hdr->proc == REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON;
+
+        if (!rpc_payload_decode(
+                payload, len,
+                legacy ? (RpcDecodeFunc)xdr_dec_remote_domain_event_io_error_reason_payload
+                       : (RpcDecodeFunc)xdr_dec_remote_domain_event_callback_io_error_reason_msg,
+                legacy ? (RpcFreeFunc)xdr_free_remote_domain_event_io_error_reason_payload
+                       : (RpcFreeFunc)xdr_free_remote_domain_event_callback_io_error_reason_msg,
+                legacy ? (void *)&msg.msg : (void *)&msg, error))
+            return NULL;
+        ev->server_id = legacy ? -1 : msg.callbackID;
+        client_event_io_error(ev, VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON, msg.msg.dom,
+                              msg.msg.srcPath, msg.msg.devAlias, msg.msg.action, msg.msg.reason);
+        break;
+    }
     default:
         return NULL;        /* an event nobody here can have asked for */
     }
@@ -237,6 +290,14 @@ client_event_call(virConnectPtr conn, ClientEventCallback *cb, const ClientEvent
     case VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2:
         ((virConnectDomainEventBlockJobCallback)(void (*)(void))cb->cb)(conn, dom, ev->disk, ev->type,
                                                         ev->status, cb->opaque);
+        return;
+    case VIR_DOMAIN_EVENT_ID_IO_ERROR:
+        ((virConnectDomainEventIOErrorCallback)(void (*)(void))cb->cb)(
+            conn, dom, ev->disk, ev->alias, ev->action, cb->opaque);
+        return;
+    case VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON:
+        ((virConnectDomainEventIOErrorReasonCallback)(void (*)(void))cb->cb)(
+            conn, dom, ev->disk, ev->alias, ev->action, ev->reason, cb->opaque);
         return;
     default:
         return;
@@ -382,6 +443,8 @@ client_event_id_supported(int event_id)
     switch (event_id) {
     case VIR_DOMAIN_EVENT_ID_LIFECYCLE:
     case VIR_DOMAIN_EVENT_ID_REBOOT:
+    case VIR_DOMAIN_EVENT_ID_IO_ERROR:
+    case VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON:
     case VIR_DOMAIN_EVENT_ID_BLOCK_JOB:
     case VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2:
         return true;

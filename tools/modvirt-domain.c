@@ -791,6 +791,8 @@ cli_cmd_domname(Cli *cli, const CliArgs *args)
 typedef enum {
     CLI_EVENT_LIFECYCLE,
     CLI_EVENT_REBOOT,
+    CLI_EVENT_IO_ERROR,
+    CLI_EVENT_IO_ERROR_REASON,
     CLI_EVENT_BLOCK_JOB,
     CLI_EVENT_BLOCK_JOB_2,
     CLI_EVENT_LAST
@@ -804,6 +806,8 @@ typedef struct {
 static const CliEventDef cli_events[] = {
     [CLI_EVENT_LIFECYCLE] = { "lifecycle", VIR_DOMAIN_EVENT_ID_LIFECYCLE },
     [CLI_EVENT_REBOOT] = { "reboot", VIR_DOMAIN_EVENT_ID_REBOOT },
+    [CLI_EVENT_IO_ERROR] = { "io-error", VIR_DOMAIN_EVENT_ID_IO_ERROR },
+    [CLI_EVENT_IO_ERROR_REASON] = { "io-error-reason", VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON },
     [CLI_EVENT_BLOCK_JOB] = { "block-job", VIR_DOMAIN_EVENT_ID_BLOCK_JOB },
     [CLI_EVENT_BLOCK_JOB_2] = { "block-job-2", VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2 },
 };
@@ -891,6 +895,29 @@ cli_event_block_job(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom, const ch
                              status, "unknown"));
 }
 
+static const char *const cli_io_error_actions[] = { "none", "pause", "report" };
+
+static void
+cli_event_io_error_reason(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom,
+                          const char *src_path, const char *alias, int action,
+                          const char *reason, void *opaque)
+{
+    CliEventData *data = opaque;
+
+    cli_event_print(data, "event '%s' for domain '%s': %s (%s) %s%s%s\n", data->def->name,
+                    virDomainGetName(dom), src_path, alias,
+                    cli_name(cli_io_error_actions, G_N_ELEMENTS(cli_io_error_actions), action,
+                             "unknown"),
+                    reason ? " due to " : "", reason ? reason : "");
+}
+
+static void
+cli_event_io_error(virConnectPtr conn, virDomainPtr dom, const char *src_path,
+                   const char *alias, int action, void *opaque)
+{
+    cli_event_io_error_reason(conn, dom, src_path, alias, action, NULL, opaque);
+}
+
 static virConnectDomainEventGenericCallback
 cli_event_callback(CliEvent event)
 {
@@ -899,6 +926,10 @@ cli_event_callback(CliEvent event)
         return VIR_DOMAIN_EVENT_CALLBACK(cli_event_lifecycle);
     case CLI_EVENT_REBOOT:
         return cli_event_generic;
+    case CLI_EVENT_IO_ERROR:
+        return VIR_DOMAIN_EVENT_CALLBACK(cli_event_io_error);
+    case CLI_EVENT_IO_ERROR_REASON:
+        return VIR_DOMAIN_EVENT_CALLBACK(cli_event_io_error_reason);
     case CLI_EVENT_BLOCK_JOB:
     case CLI_EVENT_BLOCK_JOB_2:
         return VIR_DOMAIN_EVENT_CALLBACK(cli_event_block_job);

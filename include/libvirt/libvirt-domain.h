@@ -577,6 +577,34 @@ typedef void (*virConnectDomainEventBlockJobCallback)(virConnectPtr conn,
                                                       int status,
                                                       void *opaque);
 
+/* What QEMU did about a failed guest I/O */
+typedef enum {
+    VIR_DOMAIN_EVENT_IO_ERROR_NONE = 0,     /* nothing: the error is ignored */
+    VIR_DOMAIN_EVENT_IO_ERROR_PAUSE = 1,    /* the guest is paused */
+    VIR_DOMAIN_EVENT_IO_ERROR_REPORT = 2,   /* the error is passed to the guest */
+#ifdef VIR_ENUM_SENTINELS
+    VIR_DOMAIN_EVENT_IO_ERROR_LAST
+#endif
+} virDomainEventIOErrorAction;
+
+/* VIR_DOMAIN_EVENT_ID_IO_ERROR: the disk's source path and device alias
+ * ("" when unknown) and a virDomainEventIOErrorAction. */
+typedef void (*virConnectDomainEventIOErrorCallback)(virConnectPtr conn,
+                                                     virDomainPtr dom,
+                                                     const char *srcPath,
+                                                     const char *devAlias,
+                                                     int action,
+                                                     void *opaque);
+
+/* VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON: the same and why ("enospc", or ""). */
+typedef void (*virConnectDomainEventIOErrorReasonCallback)(virConnectPtr conn,
+                                                           virDomainPtr dom,
+                                                           const char *srcPath,
+                                                           const char *devAlias,
+                                                           int action,
+                                                           const char *reason,
+                                                           void *opaque);
+
 /* Returns a callback ID for virConnectDomainEventDeregisterAny, or -1.
  * @dom NULL: events of every domain.  Events are delivered from the
  * registered event loop (see libvirt-event.h). */

@@ -157,6 +157,12 @@ def io_error_case(conn, root, pty_of, state, timeout, events):
                    lambda c, d, path, alias, action, reason, o: io_events.append(
                        ("reason", d.name(), path, alias, action, reason)), None)]
         events.clear()
+        watchers = {tool: subprocess.Popen(
+            cmd + ["-c", conn.getURI(), "event", "--event", "io-error-reason", "--timeout", "150"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for tool, cmd in (("virsh", ["virsh"]),
+                              ("modvirt", [os.path.join(BUILD, "tools", "modvirt")]))}
+        time.sleep(1)
         # tmpfs may not take O_DIRECT (cache='none'): the host page cache it is
         xml = guestlib.domain_xml("g3", disk=image, cmdline_text=guestlib.cmdline(
             writer=True, count=1000)).replace("cache='none'", "cache='writeback'")
@@ -183,6 +189,17 @@ def io_error_case(conn, root, pty_of, state, timeout, events):
                   in events and events.count(("g3", E.VIR_DOMAIN_EVENT_SUSPENDED,
                                               E.VIR_DOMAIN_EVENT_SUSPENDED_IOERROR)) == 1,
                   "one SUSPENDED (I/O error) lifecycle event", events)
+            outs = {}
+            for tool, proc in watchers.items():
+                try:
+                    outs[tool] = proc.communicate(timeout=30)[0]
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    outs[tool] = proc.communicate()[0]
+            want = ("event 'io-error-reason' for domain 'g3': %s (virtio-disk0) pause due to enospc"
+                    % image)
+            check(want in outs["virsh"] and outs["modvirt"] == outs["virsh"],
+                  "virsh event --event io-error-reason prints the event; modvirt the same", outs)
             subprocess.run(["mount", "-o", "remount,size=64M", small], check=True)
             dom.resume()
             try:
