@@ -28,6 +28,7 @@ The guests have a raw disk with nothing to boot: SeaBIOS idles.
 Usage: test-domcaps.py BUILD_DIR      (prints TAP)
 """
 import glob
+import json
 import os
 import re
 import shutil
@@ -60,38 +61,24 @@ GUEST = """<domain type='%(type)s'>
 """
 
 
-def machine_help(emulator):
-    """({name: canonical or None}, default machine) from `-machine help`."""
-    out = subprocess.run([emulator, "-machine", "help"], capture_output=True, text=True,
-                         check=True).stdout
-    machines, default = {}, None
-    for line in out.splitlines()[1:]:
-        words = line.split()
-        if not words or words[0] == "none":
-            continue
-        m = re.search(r"\(alias of ([^)]+)\)", line)
-        machines[words[0]] = m.group(1) if m else None
-        if "(default)" in line:
-            default = m.group(1) if m else words[0]
-    return machines, default
+def qemu_machines(emulator):
+    """QEMU's own list of machines (query-machines), by name."""
+    qmp = ('{"execute":"qmp_capabilities"}\n{"execute":"query-machines"}\n'
+           '{"execute":"quit"}\n')
+    out = subprocess.run([emulator, "-machine", "none", "-nodefaults", "-display", "none",
+                          "-qmp", "stdio"], input=qmp, capture_output=True, text=True,
+                         timeout=60).stdout
+    for line in out.splitlines():
+        reply = json.loads(line)
+        if isinstance(reply.get("return"), list):
+            return {m["name"]: m for m in reply["return"]}
+    raise RuntimeError("no reply to query-machines from %s" % emulator)
 
 
 def enum(doc, path, name):
     """The <value>s of <enum name=@name> under @path."""
     el = doc.find("%s/enum[@name='%s']" % (path, name))
     return [] if el is None else [v.text for v in el.findall("value")]
-
-
-def max_cpus(emulator, machine):
-    """The machine's own vCPU limit, from QEMU (query-machines)."""
-    qmp = ('{"execute":"qmp_capabilities"}\n{"execute":"query-machines"}\n'
-           '{"execute":"quit"}\n')
-    out = subprocess.run([emulator, "-machine", "none", "-nodefaults", "-display", "none",
-                          "-qmp", "stdio"], input=qmp, capture_output=True, text=True,
-                         timeout=60).stdout
-    m = re.search(r'"name": "%s"[^}]*?"cpu-max": (\d+)|"cpu-max": (\d+)[^}]*?"name": "%s"'
-                  % (re.escape(machine), re.escape(machine)), out)
-    return int(m.group(1) or m.group(2)) if m else None
 
 
 def qemu_host_cpu_error(emulator):
@@ -122,8 +109,9 @@ def main():
         print("1..0 # SKIP qemu-system-x86_64 is not installed")
         return 0
     i386 = shutil.which("qemu-system-i386")
-    machines, default_machine = machine_help(qemu)
-    q35 = machines.get("q35")
+    machines = qemu_machines(qemu)
+    default_machine = [n for n, m in machines.items() if m.get("is-default")][0]
+    q35 = [n for n, m in machines.items() if m.get("alias") == "q35"][0]
     emb = Embedded(BUILD, "mv-domcaps-")
     root = emb.root
     cachedir = os.path.join(root, "lib", "cache", "qemu", "capabilities")
@@ -207,7 +195,7 @@ def main():
               "machine is QEMU's default %s, arch x86_64" % default_machine,
               (doc.findtext("machine"), doc.findtext("arch")))
         default_max = int(doc.find("vcpu").get("max"))
-        want = max_cpus(qemu, default_machine)
+        want = machines[default_machine]["cpu-max"]
         check(default_max == want, "<vcpu max='%s'/>: %s's own limit" % (want, default_machine),
               default_max)
 
@@ -228,7 +216,7 @@ def main():
         if qdoc is not None:
             validate("q35", rq.stdout)
             q35_max = int(qdoc.find("vcpu").get("max"))
-            want = max_cpus(qemu, q35) if KVM else 255
+            want = machines[q35]["cpu-max"] if KVM else 255
             check(q35_max == want, "q35: <vcpu max='%s'/>" % want, q35_max)
             check("ide" not in enum(qdoc, "devices/disk", "bus"),
                   "q35: no IDE bus", enum(qdoc, "devices/disk", "bus"))
