@@ -1324,6 +1324,83 @@ qemu_get_state(RpcServerCall *call, const RemoteDomainGetStateArgs *args,
     return true;
 }
 
+/* virDomainDiskErrorCode from query-block's "io-status" */
+static int
+qemu_disk_error_code(const char *io_status)
+{
+    if (!io_status || g_str_equal(io_status, "ok"))
+        return 0;                               /* VIR_DOMAIN_DISK_ERROR_NONE */
+    if (g_str_equal(io_status, "nospace"))
+        return 2;                               /* VIR_DOMAIN_DISK_ERROR_NO_SPACE */
+    return 1;                                   /* VIR_DOMAIN_DISK_ERROR_UNSPEC */
+}
+
+/* virDomainGetDiskErrors: the disks whose last I/O failed, from QEMU's
+ * io-status (kept while the guest is paused by the error, cleared when it
+ * goes on).  maxerrors 0 asks how many there could be: the disk count. */
+static bool
+qemu_get_disk_errors(RpcServerCall *call, const RemoteDomainGetDiskErrorsArgs *args,
+                     RemoteDomainGetDiskErrorsRet *ret, GError **error)
+{
+    g_autoptr(QemuDomain) dom = NULL;
+    g_autoptr(QemuMonitor) mon = NULL;
+    g_autoptr(json_object) blocks = NULL;
+    g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);   /* alias, dst */
+
+    if (!qemu_check_flags(args->flags, 0, "virDomainGetDiskErrors", error))
+        return false;
+    if (args->maxerrors > RPC_DOMAIN_DISK_ERRORS_MAX) {
+        util_error_set(error, VIR_FROM_RPC, VIR_ERR_RPC, "maxerrors too large");
+        return false;
+    }
+    if (!(dom = qemu_domain_lookup(&args->dom, error)))
+        return false;
+    g_mutex_lock(&dom->lock);
+    for (guint i = 0; dom->id >= 0 && dom->live && i < dom->live->disks->len; i++) {
+        const ConfDomainDiskDef *disk = g_ptr_array_index(dom->live->disks, i);
+
+        g_ptr_array_add(disks, g_strdup(disk->info.alias ? disk->info.alias : ""));
+        g_ptr_array_add(disks, g_strdup(disk->dst));
+    }
+    g_mutex_unlock(&dom->lock);
+    if (!(mon = qemu_domain_get_monitor(dom, error)))
+        return false;
+    if (args->maxerrors == 0) {
+        ret->nerrors = disks->len / 2;
+        return true;
+    }
+    if (!(blocks = qemu_monitor_command(mon, "query-block", NULL, 0, error)))
+        return false;
+    ret->errors_val = g_new0(RemoteDomainDiskError, args->maxerrors);
+    for (guint i = 0; i + 1 < disks->len && ret->errors_len < args->maxerrors; i += 2) {
+        const char *alias = g_ptr_array_index(disks, i);
+        g_autofree char *prefix = g_strdup_printf("/machine/peripheral/%s/", alias);
+
+        for (size_t k = 0; json_object_is_type(blocks, json_type_array) &&
+                           k < json_object_array_length(blocks); k++) {
+            json_object *b = json_object_array_get_idx(blocks, k);
+            json_object *v = NULL;
+            const char *qdev = json_object_object_get_ex(b, "qdev", &v) ?
+                               json_object_get_string(v) : NULL;
+            int code;
+
+            if (!*alias || !qdev || (!g_str_equal(qdev, alias) && !g_str_has_prefix(qdev, prefix)))
+                continue;
+            code = qemu_disk_error_code(json_object_object_get_ex(b, "io-status", &v) ?
+                                        json_object_get_string(v) : NULL);
+            if (code) {
+                RemoteDomainDiskError *e = &ret->errors_val[ret->errors_len++];
+
+                e->disk = g_strdup(g_ptr_array_index(disks, i + 1));
+                e->error = code;
+            }
+            break;
+        }
+    }
+    ret->nerrors = ret->errors_len;
+    return true;
+}
+
 static bool
 qemu_is_active(RpcServerCall *call, const RemoteDomainIsActiveArgs *args,
                RemoteDomainIsActiveRet *ret, GError **error)
@@ -1504,6 +1581,7 @@ qemu_domain_fill_ops(RemoteServerOps *ops)
     ops->domain_get_xml_desc = qemu_get_xml_desc;
     ops->domain_get_info = qemu_get_info;
     ops->domain_get_state = qemu_get_state;
+    ops->domain_get_disk_errors = qemu_get_disk_errors;
     ops->domain_is_active = qemu_is_active;
     ops->domain_is_persistent = qemu_is_persistent;
     ops->domain_is_updated = qemu_is_updated;

@@ -200,6 +200,12 @@ def io_error_case(conn, root, pty_of, state, timeout, events):
                     % image)
             check(want in outs["virsh"] and outs["modvirt"] == outs["virsh"],
                   "virsh event --event io-error-reason prints the event; modvirt the same", outs)
+            r = subprocess.run(["virsh", "-c", conn.getURI(), "domblkerror", "g3"],
+                               capture_output=True, text=True)
+            check(r.returncode == 0 and r.stdout.strip() == "vda: no space" and
+                  dom.diskErrors() == {"vda": E.VIR_DOMAIN_DISK_ERROR_NO_SPACE},
+                  "while paused: virsh domblkerror says 'vda: no space', diskErrors() too",
+                  (r.stdout, r.stderr))
             subprocess.run(["mount", "-o", "remount,size=64M", small], check=True)
             dom.resume()
             try:
@@ -211,6 +217,7 @@ def io_error_case(conn, root, pty_of, state, timeout, events):
             check(done and acked == 1000 and state("g3").startswith("running"),
                   "with room made, resume: the guest writes on to the end", (acked,
                                                                           serial.lines[-3:]))
+
         dom.destroy()
         problems = guestlib.verify_records(image, acked)
         check(not problems, "every record the guest acknowledged is in the image",

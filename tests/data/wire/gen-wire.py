@@ -137,6 +137,10 @@ class Writer:
         self.ostr(host, n + ".hostname")
         self.ostr(clientid, n + ".clientid")
 
+    def diskerr(self, de, n):
+        self.str(de[0], n + ".disk")
+        self.int(de[1], n + ".error")
+
     def write(self, path, title):
         total = sum(len(b) for b, _ in self.lines)
         with open(path, "w", encoding="utf-8") as f:
@@ -395,6 +399,25 @@ msg(241, "DOMAIN_EVENT_BLOCK_JOB", [("dom", DOM1, "dom"), ("str", DISK, "path"),
 msg(339, "DOMAIN_EVENT_BLOCK_JOB_2", [("int", 6, "callbackID"), ("dom", DOM1, "dom"), ("str", "vda", "dst"),
                                       ("int", 2, "type"), ("int", 3, "status")])
 msg(169, "DOMAIN_EVENT_REBOOT", [("dom", DOM1, "dom")])
+# I/O errors and disk errors: layouts from libvirt's remote_protocol.x
+# (remote_domain_event_io_error[_reason]_msg and their callback forms,
+# remote_domain_get_disk_errors_args/_ret)
+msg(172, "DOMAIN_EVENT_IO_ERROR", [("dom", DOM1, "dom"), ("str", DISK, "srcPath"),
+                                   ("str", "virtio-disk0", "devAlias"), ("int", 1, "action")])
+msg(195, "DOMAIN_EVENT_IO_ERROR_REASON", [("dom", DOM1, "dom"), ("str", DISK, "srcPath"),
+                                          ("str", "virtio-disk0", "devAlias"), ("int", 1, "action"),
+                                          ("str", "enospc", "reason")])
+msg(322, "DOMAIN_EVENT_CALLBACK_IO_ERROR", [("int", 3, "callbackID"), ("dom", DOM1, "msg.dom"),
+                                            ("str", DISK, "msg.srcPath"),
+                                            ("str", "virtio-disk0", "msg.devAlias"),
+                                            ("int", 2, "msg.action")])
+msg(324, "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON", [("int", 3, "callbackID"), ("dom", DOM1, "msg.dom"),
+                                                   ("str", DISK, "msg.srcPath"),
+                                                   ("str", "virtio-disk0", "msg.devAlias"),
+                                                   ("int", 1, "msg.action"),
+                                                   ("str", "enospc", "msg.reason")])
+proc(263, "DOMAIN_GET_DISK_ERRORS", args=[("dom", DOM1, "dom"), ("uint", 2, "maxerrors"), ("uint", 0, "flags")],
+     ret=[("array", ("diskerr", [("vda", 2)]), "errors", 256), ("int", 1, "nerrors")])
 msg(319, "DOMAIN_EVENT_CALLBACK_REBOOT", [("int", 4, "callbackID"), ("dom", DOM1, "msg.dom")])
 msg(362, "CONNECT_EVENT_CONNECTION_CLOSED", [("int", 1, "reason")])
 msg(315, "NETWORK_EVENT_LIFECYCLE", [("int", 7, "callbackID"), ("net", NET, "net"), ("int", 2, "event"), ("int", 0, "detail")])
@@ -435,6 +458,8 @@ REF_LAYOUTS = {       # spec 3.1, and the DHCP lease of 5.6
                     ("mac", ("opt", "string")), ("iaid", ("opt", "string")), ("ipaddr", "string"),
                     ("prefix", "uint"), ("hostname", ("opt", "string")),
                     ("clientid", ("opt", "string"))),
+    # remote_domain_disk_error (libvirt's remote_protocol.x)
+    "diskerr": rec(("disk", "string"), ("error", "int")),
 }
 REF_LAYOUTS["snap"] = rec(("name", "string"), ("dom", REF_LAYOUTS["dom"]))
 REF_STRUCTS = {       # protocol.def's names for them
