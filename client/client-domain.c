@@ -672,6 +672,44 @@ virDomainGetState(virDomainPtr domain, int *state, int *reason, unsigned int fla
     return 0;
 }
 
+int
+virDomainGetDiskErrors(virDomainPtr dom, virDomainDiskErrorPtr errors, unsigned int maxerrors,
+                       unsigned int flags)
+{
+    g_autoptr(GError) error = NULL;
+    RemoteDomainGetDiskErrorsArgs args = { { 0 } };
+    RemoteDomainGetDiskErrorsRet ret = { 0 };
+    int n;
+
+    CLIENT_CHECK_DOMAIN(dom, -1);
+    if ((!errors && maxerrors) || (errors && !maxerrors)) {
+        client_error_set(VIR_FROM_DOM, VIR_ERR_INVALID_ARG, "%s",
+                         "invalid argument: 'errors' and 'maxerrors' must be both set or both "
+                         "unset");
+        return -1;
+    }
+    args.dom = client_domain_wire(dom);
+    args.maxerrors = maxerrors;
+    args.flags = flags;
+    if (!remote_call_domain_get_disk_errors(dom->conn->rpc, &args, &ret, &error)) {
+        client_call_failed(dom->conn, error);
+        return -1;
+    }
+    if (ret.errors_len > maxerrors || (errors && (guint)ret.nerrors != ret.errors_len)) {
+        client_error_set(VIR_FROM_RPC, VIR_ERR_RPC, "%s",
+                         "the server returned more disk errors than asked for");
+        xdr_free_remote_domain_get_disk_errors_ret(&ret);
+        return -1;
+    }
+    for (guint i = 0; i < ret.errors_len; i++) {
+        errors[i].disk = g_steal_pointer(&ret.errors_val[i].disk);
+        errors[i].error = ret.errors_val[i].error;
+    }
+    n = ret.nerrors;
+    xdr_free_remote_domain_get_disk_errors_ret(&ret);
+    return n;
+}
+
 char *
 virDomainGetXMLDesc(virDomainPtr domain, unsigned int flags)
 {

@@ -968,6 +968,45 @@ cli_cmd_domblkinfo(Cli *cli, const CliArgs *args)
     return ok;
 }
 
+/* ------------------------------------------------------------ domblkerror */
+
+static const CliOptDef cli_opts_domblkerror[] = {
+    { "domain", CLI_OPT_STRING, CLI_OPT_REQUIRED | CLI_OPT_POSITIONAL, "domain name, id or uuid" },
+    CLI_OPTS_END,
+};
+
+static bool
+cli_cmd_domblkerror(Cli *cli, const CliArgs *args)
+{
+    static const char *const names[] = { "no error", "unspecified error", "no space" };
+    virDomainDiskErrorPtr disks = NULL;
+    virDomainPtr dom = NULL;
+    int count;
+    bool ok = false;
+
+    if (!(dom = cli_domain(cli, args, "domain", CLI_BY_ANY)))
+        return false;
+    if ((count = virDomainGetDiskErrors(dom, NULL, 0, 0)) < 0)
+        goto out;
+    if (count > 0) {
+        disks = g_new0(virDomainDiskError, count);
+        if ((count = virDomainGetDiskErrors(dom, disks, count, 0)) < 0)
+            goto out;
+    }
+    if (count == 0)
+        printf("No errors found\n");
+    for (int i = 0; i < count; i++)
+        printf("%s: %s\n", disks[i].disk,
+               cli_name(names, G_N_ELEMENTS(names), disks[i].error, "unknown error"));
+    ok = true;
+ out:
+    for (int i = 0; disks && i < count; i++)
+        g_free(disks[i].disk);
+    g_free(disks);
+    virDomainFree(dom);
+    return ok;
+}
+
 /* ------------------------------------------------------------ table */
 
 const CliCommand cli_block_commands[] = {
@@ -981,6 +1020,8 @@ const CliCommand cli_block_commands[] = {
       cli_opts_blockjob, true, cli_cmd_blockjob },
     { "blockpull", "Populate a disk from its backing image.",
       "Populate a disk from its backing image.", cli_opts_blockpull, true, cli_cmd_blockpull },
+    { "domblkerror", "Show errors on block devices",
+      "Show block device errors", cli_opts_domblkerror, true, cli_cmd_domblkerror },
     { "domblkinfo", "domain block device size information",
       "Get block device size info for a domain.", cli_opts_domblkinfo, true,
       cli_cmd_domblkinfo },

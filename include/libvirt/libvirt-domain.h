@@ -271,6 +271,28 @@ unsigned long virDomainGetMaxMemory(virDomainPtr domain);
 int virDomainGetInfo(virDomainPtr domain, virDomainInfoPtr info);
 int virDomainGetState(virDomainPtr domain, int *state, int *reason,
                       unsigned int flags);
+
+typedef enum {
+    VIR_DOMAIN_DISK_ERROR_NONE = 0,
+    VIR_DOMAIN_DISK_ERROR_UNSPEC = 1,
+    VIR_DOMAIN_DISK_ERROR_NO_SPACE = 2,
+#ifdef VIR_ENUM_SENTINELS
+    VIR_DOMAIN_DISK_ERROR_LAST
+#endif
+} virDomainDiskErrorCode;
+
+typedef struct _virDomainDiskError virDomainDiskError;
+typedef virDomainDiskError *virDomainDiskErrorPtr;
+struct _virDomainDiskError {
+    char *disk;     /* target, "vda"; the caller frees it */
+    int error;      /* virDomainDiskErrorCode */
+};
+
+/* The disks of a running domain whose last I/O failed, up to @maxerrors
+ * of them into @errors; with @errors NULL and @maxerrors 0, how many
+ * there can be at most.  Returns the number filled in, or -1. */
+int virDomainGetDiskErrors(virDomainPtr dom, virDomainDiskErrorPtr errors,
+                           unsigned int maxerrors, unsigned int flags);
 char *virDomainGetXMLDesc(virDomainPtr domain, unsigned int flags);
 int virDomainGetAutostart(virDomainPtr domain, int *autostart);
 int virDomainSetAutostart(virDomainPtr domain, int autostart);

@@ -202,10 +202,13 @@ def io_error_case(conn, root, pty_of, state, timeout, events):
                   "virsh event --event io-error-reason prints the event; modvirt the same", outs)
             r = subprocess.run(["virsh", "-c", conn.getURI(), "domblkerror", "g3"],
                                capture_output=True, text=True)
+            mv = subprocess.run([os.path.join(BUILD, "tools", "modvirt"), "-c", conn.getURI(),
+                                 "domblkerror", "g3"], capture_output=True, text=True)
             check(r.returncode == 0 and r.stdout.strip() == "vda: no space" and
-                  dom.diskErrors() == {"vda": E.VIR_DOMAIN_DISK_ERROR_NO_SPACE},
-                  "while paused: virsh domblkerror says 'vda: no space', diskErrors() too",
-                  (r.stdout, r.stderr))
+                  dom.diskErrors() == {"vda": E.VIR_DOMAIN_DISK_ERROR_NO_SPACE} and
+                  (mv.returncode, mv.stdout) == (r.returncode, r.stdout),
+                  "while paused: virsh domblkerror says 'vda: no space', diskErrors() and "
+                  "modvirt domblkerror too", (r.stdout, r.stderr, mv.stdout, mv.stderr))
             subprocess.run(["mount", "-o", "remount,size=64M", small], check=True)
             dom.resume()
             try:
