@@ -289,6 +289,31 @@ cli_domcaps_max_vcpus(const char *xml)
     return vcpus;
 }
 
+static const CliOptDef cli_opts_domcapabilities[] = {
+    { "virttype", CLI_OPT_STRING, 0, "virtualization type (/domain/@type)" },
+    { "emulatorbin", CLI_OPT_STRING, 0, "path to emulator binary (/domain/devices/emulator)" },
+    { "arch", CLI_OPT_STRING, 0, "domain architecture (/domain/os/type/@arch)" },
+    { "machine", CLI_OPT_STRING, 0, "machine type (/domain/os/type/@machine)" },
+    { NULL, CLI_OPT_LAST, 0, NULL },
+};
+
+static bool
+cli_cmd_domcapabilities(Cli *cli, const CliArgs *args)
+{
+    g_autofree char *caps = virConnectGetDomainCapabilities(cli->conn,
+                                                            cli_arg_string(args, "emulatorbin"),
+                                                            cli_arg_string(args, "arch"),
+                                                            cli_arg_string(args, "machine"),
+                                                            cli_arg_string(args, "virttype"), 0);
+
+    if (!caps) {
+        cli_error("failed to get emulator capabilities");
+        return false;
+    }
+    printf("%s\n", caps);
+    return true;
+}
+
 static const CliOptDef cli_opts_maxvcpus[] = {
     { "type", CLI_OPT_STRING, CLI_OPT_POSITIONAL, "domain type" },
     { NULL, CLI_OPT_LAST, 0, NULL },
@@ -324,6 +349,9 @@ static const CliOptDef cli_opts_help[] = {
 static const CliCommand cli_host_commands[] = {
     { "capabilities", "capabilities", "Returns capabilities of hypervisor/driver.",
       NULL, true, cli_cmd_capabilities },
+    { "domcapabilities", "domain capabilities",
+      "Returns capabilities of emulator with respect to host and libvirt.",
+      cli_opts_domcapabilities, true, cli_cmd_domcapabilities },
     { "help", "print help", "Prints global help, command specific help.",
       cli_opts_help, false, cli_cmd_help },
     { "hostname", "print the hypervisor hostname", "Prints the hypervisor's host name.",

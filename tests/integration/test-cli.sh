@@ -132,7 +132,8 @@ vs() {
 # ------------------------------------------------------------ same as virsh
 
 for cmd in version "version --daemon" uri hostname nodeinfo sysinfo maxvcpus \
-           "maxvcpus --type kvm" "maxvcpus kvm"; do
+           "maxvcpus --type kvm" "maxvcpus kvm" domcapabilities \
+           "domcapabilities --machine q35 --virttype qemu"; do
     # shellcheck disable=SC2086
     out=$(mvc -c "$URI" $cmd 2>&1)
     rc=$?
@@ -284,6 +285,9 @@ if $have_virsh; then
     same "a failing call is reported as virsh reports it" \
         "$(vs -c "$URI" maxvcpus --type bogus 2>&1; echo "rc=$?")" \
         "$(mvc -c "$URI" maxvcpus --type bogus 2>&1; echo "rc=$?")"
+    same "domcapabilities with an unknown virttype fails as in virsh" \
+        "$(vs -c "$URI" domcapabilities --virttype bogus 2>&1; echo "rc=$?")" \
+        "$(mvc -c "$URI" domcapabilities --virttype bogus 2>&1; echo "rc=$?")"
 fi
 
 out=$(mvc -c "$URI" frobnicate 2>&1)
