@@ -8,10 +8,7 @@
  */
 #define G_LOG_DOMAIN "virtqemud"
 
-#include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/kvm.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "conf-capabilities.h"
@@ -159,21 +156,6 @@ qemu_connect_get_capabilities(RpcServerCall *call, RemoteConnectGetCapabilitiesR
     return ret->capabilities != NULL;
 }
 
-static int
-qemu_kvm_max_vcpus(void)
-{
-    int fd = open("/dev/kvm", O_RDONLY | O_CLOEXEC);
-    int n;
-
-    if (fd < 0)
-        return -1;
-    n = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-    if (n <= 0)
-        n = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
-    close(fd);
-    return n > 0 ? n : -1;
-}
-
 static bool
 qemu_connect_get_max_vcpus(RpcServerCall *call, const RemoteConnectGetMaxVcpusArgs *args,
                            RemoteConnectGetMaxVcpusRet *ret, GError **error)
@@ -184,12 +166,10 @@ qemu_connect_get_max_vcpus(RpcServerCall *call, const RemoteConnectGetMaxVcpusAr
         return true;
     }
     if (g_ascii_strcasecmp(args->type, "kvm") == 0) {
-        int n = qemu_kvm_max_vcpus();
-        if (n < 0) {
-            util_error_set(error, VIR_FROM_QEMU, VIR_ERR_OPERATION_INVALID,
-                           "KVM is not available on this host (/dev/kvm cannot be opened)");
+        int n = qemu_domcaps_env_host()->kvm_max_vcpus(error);
+
+        if (n < 0)
             return false;
-        }
         ret->max_vcpus = n;
         return true;
     }
