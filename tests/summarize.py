@@ -1,27 +1,29 @@
 #!/usr/bin/env python3
-"""Add up the results of a `meson test` run.
+"""Add up the results of one or more `meson test` runs.
 
-Reads BUILD/meson-logs/testlog.json.  A TAP test counts its own cases
-("ok N" / "not ok N"); a test ending with an "N passed, M failed" line
-counts those; any other test counts once.  A test that failed as a whole
-but reported no failing case still counts as one failure.  Prints a line
-per failing test and ends with the line "N passed, M failed".
+Usage: summarize.py [--fail WHAT]... BUILD [BUILD...]
+
+Reads BUILD/meson-logs/testlog.json for every BUILD.  A TAP test counts
+its own cases ("ok N" / "not ok N"); a test ending with an "N passed, M
+failed" line counts those; any other test counts once.  A test that failed
+as a whole but reported no failing case still counts as one failure, and so
+does a build directory without a test log.  Each --fail WHAT adds one
+failure named WHAT (a check run outside meson, e.g. processes left behind).
+Prints a line per failure and ends with the single line "N passed, M failed".
 """
 import json
 import re
 import sys
 
 
-def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+def count_build(build, label):
+    """(passed, failed, [failure names]) of one build directory's log."""
     passed = failed = 0
     bad = []
     try:
         lines = open("%s/meson-logs/testlog.json" % build).read().splitlines()
     except OSError as e:
-        print("cannot read the test log: %s" % e)
-        print("0 passed, 1 failed")
-        return 1
+        return 0, 1, ["%scannot read the test log: %s" % (label, e)]
     for line in lines:
         if not line.strip():
             continue
@@ -40,9 +42,41 @@ def main():
         if not ok and f == 0:
             f = 1
         if f:
-            bad.append("%s (%s)" % (t.get("name"), t.get("result")))
+            bad.append("%s%s (%s)" % (label, t.get("name"), t.get("result")))
         passed += p
         failed += f
+    return passed, failed, bad
+
+
+def main(argv):
+    builds = []
+    extra = []
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--fail":
+            if not args:
+                print("--fail needs a description")
+                print("0 passed, 1 failed")
+                return 1
+            extra.append(args.pop(0))
+        elif a.startswith("--fail="):
+            extra.append(a[len("--fail="):])
+        else:
+            builds.append(a)
+    if not builds:
+        builds = ["build"]
+    passed = failed = 0
+    bad = []
+    for b in builds:
+        # name the build only when there are several
+        p, f, names = count_build(b, "%s: " % b if len(builds) > 1 else "")
+        passed += p
+        failed += f
+        bad += names
+    for what in extra:
+        failed += 1
+        bad.append(what)
     for b in bad:
         print("FAILED: %s" % b)
     print("%d passed, %d failed" % (passed, failed))
@@ -50,4 +84,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -586,8 +586,8 @@ main(int argc, char **argv)
     if (!(align_domain = conf_domain_parse((const char *)align_xml->data, 0, &error)))
         g_error("%s: %s", align_path, error->message);
 
-    fuzz_add("/fuzz/xml/domain", domain_corpus.docs->len * 300, domain_iter, NULL);
-    fuzz_add("/fuzz/xml/snapshot", snapshot_corpus.docs->len * 300, snapshot_iter, NULL);
+    fuzz_add("/fuzz/xml/domain", domain_corpus.docs->len * 1000, domain_iter, NULL);
+    fuzz_add("/fuzz/xml/snapshot", snapshot_corpus.docs->len * 1000, snapshot_iter, NULL);
     rc = g_test_run();
     conf_domain_def_free(align_domain);
     corpus_clear(&domain_corpus);
