@@ -3704,6 +3704,43 @@ conf_metadata_strip_blanks(xmlNode *node)
     }
 }
 
+/* Whether every namespace declared in @node's subtree can be written back
+ * as it came: libxml2 dumps a namespace URI unescaped, so one holding
+ * '<', '>', '&' or '"' would make the formatted definition unreadable. */
+static bool
+conf_metadata_ns_ok(const xmlNs *ns, GError **error)
+{
+    const char *href = ns ? (const char *)ns->href : NULL;
+
+    if (href && strpbrk(href, "<>&\"")) {
+        util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_XML_ERROR,
+                       "XML error: invalid namespace URI '%s' in <metadata>", href);
+        return false;
+    }
+    return true;
+}
+
+static bool
+conf_metadata_check_ns(const xmlNode *node, GError **error)
+{
+    /* declared here, or in use here (declared further up) */
+    for (const xmlNs *ns = node->nsDef; ns; ns = ns->next) {
+        if (!conf_metadata_ns_ok(ns, error))
+            return false;
+    }
+    if (!conf_metadata_ns_ok(node->ns, error))
+        return false;
+    for (const xmlAttr *a = node->properties; a; a = a->next) {
+        if (!conf_metadata_ns_ok(a->ns, error))
+            return false;
+    }
+    for (const xmlNode *c = node->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && !conf_metadata_check_ns(c, error))
+            return false;
+    }
+    return true;
+}
+
 /* <metadata>: kept as written (libvirt keeps it for applications such
  * as virt-manager); each child element is dumped on its own with the
  * namespaces it uses declared on it, indented for its place in <domain>. */
@@ -3728,6 +3765,8 @@ conf_metadata_parse(const xmlNode *node, ConfDomainDef *def, GError **error)
                            "unexpected text in element <metadata>");
             return false;
         }
+        if (!conf_metadata_check_ns(child, error))
+            return false;
         doc = xmlNewDoc((const xmlChar *)"1.0");
         copy = xmlDocCopyNode((xmlNode *)child, doc, 1);
         if (!copy) {

@@ -689,8 +689,11 @@ snap_depth(const xmlNode *node, int limit)
     if (limit <= 0)
         return 1;
     for (const xmlNode *c = node->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE)
-            deepest = MAX(deepest, snap_depth(c, limit - 1));
+        if (c->type == XML_ELEMENT_NODE) {
+            int d = snap_depth(c, limit - 1);   /* once: MAX would evaluate it twice */
+
+            deepest = MAX(deepest, d);
+        }
         if (deepest > limit)
             break;
     }
