@@ -2883,7 +2883,9 @@ conf_memory_parse(const xmlNode *node, unsigned long long *ret_kib, GError **err
                        "unknown suffix '%s' for element <%s>", unit, conf_xml_name(node));
         return false;
     }
-    if (value > CONF_DOMAIN_MAX_MEMORY_BYTES / scale) {
+    /* in bytes, and once rounded up to KiB (what is formatted must parse) */
+    if (value > CONF_DOMAIN_MAX_MEMORY_BYTES / scale ||
+        (value * scale + 1023) / 1024 > CONF_DOMAIN_MAX_MEMORY_BYTES / 1024) {
         util_error_set(error, VIR_FROM_DOMAIN, VIR_ERR_OVERFLOW,
                        "value too large: %llu%s in element <%s>",
                        value, unit ? unit : "", conf_xml_name(node));

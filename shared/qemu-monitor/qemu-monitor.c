@@ -624,10 +624,13 @@ qemu_monitor_waiter_cb(QemuMonitor *mon, json_object *reply, const GError *error
     QemuMonitorWaiter *w = data;
 
     g_mutex_lock(&mon->lock);
+    /* A copy, not a reference: json-c's reference counts are not atomic
+     * (Debian builds it without threading), and this thread drops the
+     * message @reply belongs to while the waiting thread drops its part. */
     if (error)
         w->error = g_error_copy(error);
-    else
-        w->reply = reply ? json_object_get(reply) : json_object_new_object();
+    else if (!reply || json_object_deep_copy(reply, &w->reply, NULL) < 0)
+        w->reply = json_object_new_object();
     w->done = true;
     g_cond_broadcast(&mon->cond);
     g_mutex_unlock(&mon->lock);

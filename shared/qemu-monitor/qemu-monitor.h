@@ -96,7 +96,9 @@ typedef struct {
 } QemuMonitorOptions;
 
 /* The reply to one command.  On success @reply is QEMU's "return" value
- * (borrowed: json_object_get() it to keep it; JSON null arrives as NULL)
+ * (borrowed: json_object_get() it to keep it on this thread, but give
+ * another thread a json_object_deep_copy(), since json-c's reference
+ * counts are not atomic; JSON null arrives as NULL)
  * and @error is NULL; on failure @reply is NULL and @error is set
  * (borrowed). */
 typedef void (*QemuMonitorReplyFunc)(QemuMonitor *mon, json_object *reply,

@@ -153,6 +153,7 @@ test_golden_valid(const char *name, const char *input_path)
     g_autoptr(ConfSnapshotDef) validated = NULL;
     g_autoptr(ConfSnapshotDef) again = NULL;
     g_autofree char *out = NULL;
+    g_autofree char *want = NULL;
     g_autofree char *out_validated = NULL;
     g_autofree char *out_again = NULL;
     bool current = false;
@@ -167,7 +168,8 @@ test_golden_valid(const char *name, const char *input_path)
     out = test_format(def, flags, current);
     if (regenerate)
         test_write(out_path, out);
-    g_assert_cmpstr(out, ==, test_read(out_path));
+    want = test_read(out_path);
+    g_assert_cmpstr(out, ==, want);
     test_assert_schema_valid(out_path, out);
 
     /* the schema check changes nothing */
