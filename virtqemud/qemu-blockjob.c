@@ -2174,8 +2174,8 @@ bj_copy(const RemoteNonnullDomain *ref, const char *path, BjDest *dest,
     mirror = conf_storage_source_new(dest->type);
     mirror->path = g_strdup(dest->path);
     mirror->format = dest->format;
-    mirror->node_name_storage = g_strdup_printf("libvirt-%u-storage", n);
-    mirror->node_name_format = g_strdup_printf("libvirt-%u-format", n);
+    mirror->node_name_storage = g_strdup_printf(QEMU_NODE_PREFIX "%u-storage", n);
+    mirror->node_name_format = g_strdup_printf(QEMU_NODE_PREFIX "%u-format", n);
 
     props = json_object_new_object();
     json_object_object_add(props, "driver", json_object_new_string(

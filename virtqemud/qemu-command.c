@@ -23,15 +23,13 @@
 #include "util-json.h"
 
 
-#define QEMU_NODE_PREFIX "libvirt-"
 
 /* ------------------------------------------------------------------ */
 /* node names and aliases                                              */
 /* ------------------------------------------------------------------ */
 
-/* N of "libvirt-N-storage" / "libvirt-N-format", else -1. */
-static gint64
-qemu_node_name_index(const char *name)
+gint64
+qemu_node_name_index(const char *name, bool any_suffix)
 {
     const char *p = NULL;
     char *end = NULL;
@@ -43,9 +41,25 @@ qemu_node_name_index(const char *name)
     if (!g_ascii_isdigit(*p))
         return -1;
     n = g_ascii_strtoull(p, &end, 10);
-    if (n > G_MAXINT || (!g_str_equal(end, "-storage") && !g_str_equal(end, "-format")))
+    if (n > G_MAXINT || *end != '-')
+        return -1;
+    if (!any_suffix && !g_str_equal(end, "-storage") && !g_str_equal(end, "-format"))
         return -1;
     return (gint64)n;
+}
+
+gint64
+qemu_node_name_next(const ConfDomainDef *def, gint64 next)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const ConfDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        for (const ConfStorageSource *n = disk->src; n; n = n->backing) {
+            next = MAX(next, qemu_node_name_index(n->node_name_storage, true) + 1);
+            next = MAX(next, qemu_node_name_index(n->node_name_format, true) + 1);
+        }
+    }
+    return next;
 }
 
 static bool
@@ -57,16 +71,8 @@ qemu_disk_has_media(const ConfDomainDiskDef *disk)
 static void
 qemu_assign_node_names(ConfDomainDef *def, unsigned int *counter)
 {
-    gint64 next = MAX(*counter, 1);
+    gint64 next = qemu_node_name_next(def, MAX(*counter, 1));
 
-    for (guint i = 0; i < def->disks->len; i++) {
-        const ConfDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
-
-        for (const ConfStorageSource *n = disk->src; n; n = n->backing) {
-            next = MAX(next, qemu_node_name_index(n->node_name_storage) + 1);
-            next = MAX(next, qemu_node_name_index(n->node_name_format) + 1);
-        }
-    }
     /* libvirt's order: the last disk first, each chain from the top */
     for (guint i = def->disks->len; i-- > 0;) {
         ConfDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
@@ -80,7 +86,7 @@ qemu_assign_node_names(ConfDomainDef *def, unsigned int *counter)
                 continue;
             /* half named: complete the pair when its number is usable */
             idx = qemu_node_name_index(n->node_name_storage ? n->node_name_storage
-                                                             : n->node_name_format);
+                                                             : n->node_name_format, false);
             if (idx < 0)
                 idx = next++;
             if (!n->node_name_storage)

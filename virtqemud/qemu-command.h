@@ -40,6 +40,15 @@ ConfDomainControllerDef *qemu_domain_find_controller(const ConfDomainDef *def,
 /* The position of a disk target on its bus: "vda" 0, "hdc" 2, "sdaa" 26;
  * -1 for a name that is not <2 letters><letters>. */
 int qemu_disk_index(const char *dst);
+/* Block graph node names are QEMU_NODE_PREFIX "<N>-storage" and "<N>-format". */
+#define QEMU_NODE_PREFIX "libvirt-"
+
+/* N of a node name "libvirt-N-storage" or "libvirt-N-format" (with
+ * @any_suffix: "libvirt-N-" and anything), else -1. */
+gint64 qemu_node_name_index(const char *name, bool any_suffix);
+/* One past the highest N of the "libvirt-N-..." node names in @def's disk
+ * chains, or @next if that is higher. */
+gint64 qemu_node_name_next(const ConfDomainDef *def, gint64 next);
 /* SCSI controllers of model lsilogic address disks by bus and unit only. */
 bool qemu_scsi_controller_is_lsi(const ConfDomainControllerDef *ctrl);
 

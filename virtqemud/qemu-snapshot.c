@@ -19,6 +19,7 @@
 #include "conf-snapshot.h"
 #include "conf-storage-chain.h"
 #include "qemu-blockjob.h"
+#include "qemu-command.h"
 #include "qemu-process.h"
 #include "qemu-security.h"
 #include "util-error.h"
@@ -67,7 +68,6 @@ enum {
 };
 #define XML_SECURE 1            /* VIR_DOMAIN_SNAPSHOT_XML_SECURE */
 #define SNAP_LIST_MAX 16384     /* DOMAIN_SNAPSHOT_LIST_MAX */
-#define QEMU_NODE_PREFIX "libvirt-"
 
 /* ------------------------------------------------------------------ */
 /* the lists                                                           */
@@ -602,23 +602,6 @@ qemu_snap_remove_overlay(const QemuSnapDisk *d)
     }
 }
 
-/* N of a "libvirt-N-..." node name, -1 for other names */
-static gint64
-qemu_snap_node_index(const char *name)
-{
-    const char *p = NULL;
-    char *end = NULL;
-    guint64 n = 0;
-
-    if (!name || !g_str_has_prefix(name, QEMU_NODE_PREFIX))
-        return -1;
-    p = name + strlen(QEMU_NODE_PREFIX);
-    if (!g_ascii_isdigit(*p))
-        return -1;
-    n = g_ascii_strtoull(p, &end, 10);
-    return n > G_MAXINT || *end != '-' ? -1 : (gint64)n;
-}
-
 /* The first node number used neither in @live nor by QEMU (which may
  * still hold nodes a block job dropped from the definition). */
 static gint64
@@ -626,16 +609,8 @@ qemu_snap_next_node_index(const ConfDomainDef *live, QemuMonitor *mon)
 {
     g_autoptr(json_object) nodes = NULL;
     g_autoptr(GError) error = NULL;
-    gint64 next = 1;
+    gint64 next = qemu_node_name_next(live, 1);
 
-    for (guint i = 0; i < live->disks->len; i++) {
-        const ConfDomainDiskDef *disk = g_ptr_array_index(live->disks, i);
-
-        for (const ConfStorageSource *s = disk->src; s; s = s->backing) {
-            next = MAX(next, qemu_snap_node_index(s->node_name_storage) + 1);
-            next = MAX(next, qemu_snap_node_index(s->node_name_format) + 1);
-        }
-    }
     if (!(nodes = qemu_monitor_query_named_block_nodes(mon, &error))) {
         g_debug("query-named-block-nodes: %s", error->message);
         return next;
@@ -645,7 +620,7 @@ qemu_snap_next_node_index(const ConfDomainDef *live, QemuMonitor *mon)
         json_object *name = NULL;
 
         if (json_object_object_get_ex(json_object_array_get_idx(nodes, i), "node-name", &name))
-            next = MAX(next, qemu_snap_node_index(json_object_get_string(name)) + 1);
+            next = MAX(next, qemu_node_name_index(json_object_get_string(name), true) + 1);
     }
     return next;
 }
