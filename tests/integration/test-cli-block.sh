@@ -32,40 +32,8 @@ BUILD=$(cd "${1:-build}" && pwd)
 MODVIRT=$BUILD/tools/modvirt
 PROXYD=$BUILD/proxyd/virtproxyd
 
-n=0
-failed=0
-
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    shift
-    for line in "$@"; do
-        printf '%s\n' "$line" | sed 's/^/# /'
-    done
-}
-
-# same DESCRIPTION EXPECTED ACTUAL
-same() {
-    if [ "$2" == "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1" "expected:" "$2" "got:" "$3"
-    fi
-}
-
-# contains DESCRIPTION HAYSTACK NEEDLE
-contains() {
-    case $2 in
-    *"$3"*) ok "$1" ;;
-    *) not_ok "$1" "'$3' not found in:" "$2" ;;
-    esac
-}
+# shellcheck source=tests/integration/clilib.sh
+. "$(dirname "$0")/clilib.sh"
 
 for tool in virsh qemu-img qemu-io qemu-system-x86_64; do
     if ! command -v "$tool" >/dev/null 2>&1; then
@@ -78,43 +46,7 @@ if [ ! -x "$MODVIRT" ] || [ ! -x "$PROXYD" ]; then
     exit 0
 fi
 
-ROOT=$(mktemp -d /tmp/modvirt-cli-block.XXXXXX)
-PROXY_PID=
-
-cleanup() {
-    local pids
-    if [ -n "$PROXY_PID" ]; then
-        kill "$PROXY_PID" 2>/dev/null
-    fi
-    # The daemons and guests started for us carry our root on their command line.
-    pids=$(pgrep -f -- "--root $ROOT( |$)")
-    pids="$pids $(pgrep -f -- "qemu-system.*$ROOT")"
-    if [ -n "${pids// /}" ]; then
-        # shellcheck disable=SC2086
-        kill $pids 2>/dev/null
-        sleep 0.2
-        # shellcheck disable=SC2086
-        kill -9 $pids 2>/dev/null
-    fi
-    rm -rf "$ROOT"
-}
-trap cleanup EXIT
-
-"$PROXYD" --root "$ROOT" --timeout 300 >"$ROOT/proxyd.log" 2>&1 &
-PROXY_PID=$!
-SOCK=$ROOT/run/virtproxyd-sock
-for _ in $(seq 100); do
-    [ -S "$SOCK" ] && break
-    sleep 0.1
-done
-if [ ! -S "$SOCK" ]; then
-    echo "not ok 1 - virtproxyd creates $SOCK"
-    sed 's/^/# /' "$ROOT/proxyd.log"
-    echo "1..1"
-    exit 1
-fi
-URI="qemu+unix:///system?socket=$SOCK"
-unset MODVIRT_DEFAULT_URI LIBVIRT_DEFAULT_URI MODVIRT_SOCKET_DIR VIRSH_DEFAULT_CONNECT_URI
+start_proxy modvirt-cli-block 300
 
 mvc() {
     timeout 120 "$MODVIRT" -c "$URI" "$@"
@@ -585,5 +517,4 @@ if twins snap; then
         reads_ok "$top_m" 0 1 2 3
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+finish

@@ -25,98 +25,15 @@ BUILD=$(cd "${1:-build}" && pwd)
 MODVIRT=$BUILD/tools/modvirt
 PROXYD=$BUILD/proxyd/virtproxyd
 
-n=0
-failed=0
-
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    shift
-    for line in "$@"; do
-        printf '%s\n' "$line" | sed 's/^/# /'
-    done
-}
-
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
-
-# check DESCRIPTION COMMAND...: ok if COMMAND succeeds.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc" "failed: $*"; fi
-}
-
-# same DESCRIPTION EXPECTED ACTUAL
-same() {
-    if [ "$2" == "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1" "expected:" "$2" "got:" "$3"
-    fi
-}
-
-# contains DESCRIPTION HAYSTACK NEEDLE
-contains() {
-    case $2 in
-    *"$3"*) ok "$1" ;;
-    *) not_ok "$1" "'$3' not found in:" "$2" ;;
-    esac
-}
+# shellcheck source=tests/integration/clilib.sh
+. "$(dirname "$0")/clilib.sh"
 
 if [ ! -x "$MODVIRT" ] || [ ! -x "$PROXYD" ]; then
     echo "1..0 # SKIP modvirt or virtproxyd not built in $BUILD"
     exit 0
 fi
 
-ROOT=$(mktemp -d /tmp/modvirt-cli.XXXXXX)
-PROXY_PID=
-
-cleanup() {
-    local pids
-    if [ -n "$PROXY_PID" ]; then
-        kill "$PROXY_PID" 2>/dev/null
-    fi
-    # The daemons the proxy started carry our --root on their command line.
-    pids=$(pgrep -f -- "--root $ROOT( |$)")
-    if [ -n "$pids" ]; then
-        # shellcheck disable=SC2086
-        kill $pids 2>/dev/null
-        sleep 0.2
-        # shellcheck disable=SC2086
-        kill -9 $pids 2>/dev/null
-    fi
-    rm -rf "$ROOT"
-}
-trap cleanup EXIT
-
-"$PROXYD" --root "$ROOT" --timeout 30 >"$ROOT/proxyd.log" 2>&1 &
-PROXY_PID=$!
-
-SOCK=$ROOT/run/virtproxyd-sock
-SOCK_RO=$ROOT/run/virtproxyd-sock-ro
-for _ in $(seq 100); do
-    [ -S "$SOCK" ] && [ -S "$SOCK_RO" ] && break
-    sleep 0.1
-done
-if [ ! -S "$SOCK" ]; then
-    echo "not ok 1 - virtproxyd creates $SOCK"
-    sed 's/^/# /' "$ROOT/proxyd.log"
-    echo "1..1"
-    exit 1
-fi
-
-URI="qemu+unix:///system?socket=$SOCK"
-# Keep the environment from choosing for us.
-unset MODVIRT_DEFAULT_URI LIBVIRT_DEFAULT_URI MODVIRT_SOCKET_DIR VIRSH_DEFAULT_CONNECT_URI
+start_proxy modvirt-cli 30
 
 mvc() {
     timeout 30 "$MODVIRT" "$@"
@@ -651,5 +568,4 @@ EOF
     fi
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+finish
