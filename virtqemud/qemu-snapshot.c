@@ -688,7 +688,15 @@ qemu_snap_live(QemuDomain *dom, const ConfDomainDef *live, GPtrArray *disks, GEr
 
     if (!mon)
         return false;
+    /* from the domain's node counter as a block copy does, never below a
+     * number in use, and the counter moves past what is taken here */
     next = qemu_snap_next_node_index(live, mon);
+    g_mutex_lock(&dom->lock);
+    if (dom->live) {
+        next = MAX(next, (gint64)dom->live->node_name_index);
+        dom->live->node_name_index = (unsigned int)MIN(next + disks->len, G_MAXINT);
+    }
+    g_mutex_unlock(&dom->lock);
     actions = json_object_new_array();
     for (guint i = 0; i < disks->len; i++) {
         QemuSnapDisk *d = g_ptr_array_index(disks, i);
